@@ -2,6 +2,7 @@
 #ifndef SMTPD_REPLY_H
 #define SMTPD_REPLY_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets, CRLF included. */
@@ -43,6 +44,9 @@ int name_is_valid(const char *name);
  */
 size_t reply_line(char line[REPLY_LINE_MAX], int code, int more,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+size_t reply_vline(char line[REPLY_LINE_MAX], int code, int more,
+		   const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
 /*
  * Formats the greeting "CODE-NAME Hello PEER [ADDR]\r\n" (no " [ADDR]"
@@ -54,13 +58,13 @@ size_t reply_hello(char line[REPLY_LINE_MAX], int code, int more,
 
 /* What the Received: header says about one message. */
 struct received {
-	const char *helo;      /* the client's HELO/EHLO argument, raw */
-	const char *peer;      /* sanitized peer name, "unknown" when none */
-	int peer_confirmed;    /* forward lookup found the address */
-	const char *addr;      /* numeric address, "" when none */
-	const char *name;      /* this server's name */
-	const char *protocol;  /* "SMTP" or "ESMTP" */
-	const char *date;      /* RFC 5322 date-time */
+	const char *helo;     /* the client's HELO/EHLO argument, raw */
+	const char *peer;     /* sanitized peer name, "unknown" when none */
+	int peer_confirmed;   /* forward lookup found the address */
+	const char *addr;     /* numeric address, "" when none */
+	const char *name;     /* this server's name */
+	const char *protocol; /* "SMTP" or "ESMTP" */
+	const char *date;     /* RFC 5322 date-time */
 };
 
 /*

@@ -75,7 +75,7 @@ static struct peer {
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
 	char addr[ADDR_TEXT_MAX + 1]; /* "" when the peer has no address */
-	char name[NI_MAXHOST];        /* sanitized; "unknown" when none */
+	char name[NI_MAXHOST];	      /* sanitized; "unknown" when none */
 	int confirmed;
 	enum { LOOKUP_NONE, LOOKUP_RUNNING, LOOKUP_DONE } lookup;
 	pid_t lookup_pid;
@@ -149,7 +149,7 @@ static void out_flush(void)
 	size_t done = 0;
 
 	while (done < out.len) {
-		struct pollfd p = { .fd = 1, .events = POLLOUT };
+		struct pollfd p = {.fd = 1, .events = POLLOUT};
 		int r = poll(&p, 1, poll_ms(deadline));
 		ssize_t n;
 
@@ -157,8 +157,8 @@ static void out_flush(void)
 			continue;
 		if (r <= 0) {
 			out.len = 0;
-			session_exit(EX_TEMPFAIL, r == 0 ? "write timeout"
-							 : "write error");
+			session_exit(EX_TEMPFAIL,
+				     r == 0 ? "write timeout" : "write error");
 		}
 		n = out_write(out.buf + done, out.len - done);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -186,8 +186,11 @@ static void vsay(int code, int more, const char *fmt, va_list ap)
 {
 	char text[REPLY_LINE_MAX], line[REPLY_LINE_MAX];
 
+	size_t len;
+
 	vsnprintf(text, sizeof(text), fmt, ap);
-	out_put(line, reply_line(line, code, more, "%s", text));
+	len = reply_line(line, code, more, "%s", text);
+	out_put(line, len);
 }
 
 /* One reply line; more != 0 when lines of the same reply follow. */
@@ -240,7 +243,7 @@ static int in_fill(long long deadline)
 		in.pos = 0;
 	}
 	for (;;) {
-		struct pollfd p = { .fd = 0, .events = POLLIN };
+		struct pollfd p = {.fd = 0, .events = POLLIN};
 		int r = poll(&p, 1, poll_ms(deadline));
 
 		if (r < 0 && errno == EINTR)
@@ -310,7 +313,7 @@ static enum line_result read_line(char *line, size_t *len)
 
 static int sockaddr_from_text(const char *text, struct peer *p)
 {
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST };
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST};
 	struct addrinfo *res;
 
 	if (text == NULL || *text == '\0')
@@ -327,9 +330,10 @@ static int sockaddr_from_text(const char *text, struct peer *p)
 static void unmap_v4(struct peer *p)
 {
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&p->sa;
-	struct sockaddr_in s4 = { .sin_family = AF_INET };
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
 
-	if (p->sa.ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+	if (p->sa.ss_family != AF_INET6 ||
+	    !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
 		return;
 	memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
 	s4.sin_port = s6->sin6_port;
@@ -350,8 +354,8 @@ static void peer_address(void)
 			ip = getenv("REMOTE_ADDR");
 		ok = sockaddr_from_text(ip, &peer);
 	}
-	if (ok && (peer.sa.ss_family == AF_INET ||
-		   peer.sa.ss_family == AF_INET6)) {
+	if (ok &&
+	    (peer.sa.ss_family == AF_INET || peer.sa.ss_family == AF_INET6)) {
 		unmap_v4(&peer);
 		if (getnameinfo((struct sockaddr *)&peer.sa, peer.sa_len,
 				peer.addr, sizeof(peer.addr), NULL, 0,
@@ -379,7 +383,7 @@ static int same_address(const struct sockaddr *a, const struct sockaddr *b)
 /* Forward confirmation: does the name lead back to the peer's address? */
 static int name_confirms(const char *name)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
 	struct addrinfo *res, *ai;
 	int found = 0;
 
@@ -422,7 +426,7 @@ static void peer_lookup_start(void)
 {
 	int fds[2];
 
-	strcpy(peer.name, "unknown");
+	snprintf(peer.name, sizeof(peer.name), "unknown");
 	peer.lookup = LOOKUP_DONE;
 	if (!cfg.resolve || peer.addr[0] == '\0')
 		return;
@@ -447,7 +451,7 @@ static void peer_lookup_start(void)
  * in disguise (a PTR record may say "127.0.0.1"). */
 static int name_usable(const char *name)
 {
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST };
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST};
 	struct addrinfo *res;
 	const char *c;
 
@@ -483,7 +487,7 @@ static void peer_lookup_finish(void)
 	if (peer.lookup != LOOKUP_RUNNING)
 		return;
 	while (have < sizeof(answer) - 1) {
-		struct pollfd p = { .fd = peer.lookup_fd, .events = POLLIN };
+		struct pollfd p = {.fd = peer.lookup_fd, .events = POLLIN};
 		ssize_t n;
 		int r = poll(&p, 1, poll_ms(peer.lookup_deadline));
 
@@ -507,7 +511,7 @@ static void peer_lookup_finish(void)
 		      sizeof(peer.name) - 1, NAME_HOST);
 	peer.confirmed = answer[0] == '1';
 	if (!name_usable(peer.name)) {
-		strcpy(peer.name, "unknown");
+		snprintf(peer.name, sizeof(peer.name), "unknown");
 		peer.confirmed = 0;
 	}
 }
@@ -620,16 +624,17 @@ static enum path_error parse_path(char *arg, const char *keyword,
 static void refuse_path(enum path_error e, const char *what)
 {
 	if (e == PATH_TOO_LONG)
-		refuse(501, "5.1.%c %s address too long", *what == 's' ? '7' : '3',
-		       what);
+		refuse(501, "5.1.%c %s address too long",
+		       *what == 's' ? '7' : '3', what);
 	else if (e == PATH_BAD_ADDRESS)
-		refuse(553, "5.1.%c %s address refused: it starts with '-' "
-			    "or holds a space, control or 8-bit byte",
+		refuse(553,
+		       "5.1.%c %s address refused: it starts with '-' "
+		       "or holds a space, control or 8-bit byte",
 		       *what == 's' ? '7' : '3', what);
 	else
-		refuse(501, "5.5.4 Syntax: %s", *what == 's'
-							? "MAIL FROM:<address>"
-							: "RCPT TO:<address>");
+		refuse(501, "5.5.4 Syntax: %s",
+		       *what == 's' ? "MAIL FROM:<address>"
+				    : "RCPT TO:<address>");
 }
 
 /* Reads a SIZE= value; anything that does not fit counts as too big. */
@@ -666,8 +671,9 @@ static int mail_params(char *params)
 				return 0;
 			}
 			if (cfg.size_limit != 0 && size > cfg.size_limit) {
-				refuse(552, "5.3.4 Message size exceeds fixed "
-					    "limit of %llu octets",
+				refuse(552,
+				       "5.3.4 Message size exceeds fixed "
+				       "limit of %llu octets",
 				       cfg.size_limit);
 				return 0;
 			}
@@ -720,10 +726,10 @@ static int rcpt_add(const char *addr)
 /* ---- the maildrop ---- */
 
 struct drop_result {
-	int status;        /* from waitpid, when ran */
-	int ran;           /* the maildrop started */
-	int spawn_errno;   /* why it could not start */
-	int timed_out;     /* killed after -m seconds */
+	int status;	 /* from waitpid, when ran */
+	int ran;	 /* the maildrop started */
+	int spawn_errno; /* why it could not start */
+	int timed_out;	 /* killed after -m seconds */
 	char output[MAILDROP_LOG_MAX + 1];
 };
 
@@ -774,7 +780,8 @@ static pid_t maildrop_spawn(int spool, int output, int *err)
 	}
 	sigemptyset(&none);
 	sigemptyset(&defaults);
-	sigaddset(&defaults, SIGPIPE); /* smtpd ignores it; the child must not */
+	sigaddset(&defaults,
+		  SIGPIPE); /* smtpd ignores it; the child must not */
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, spool, 0);
 	posix_spawn_file_actions_adddup2(&fa, output, 1);
@@ -831,9 +838,9 @@ static void maildrop_wait(pid_t pid, int output, struct drop_result *d)
 	size_t kept = 0;
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = open_output ? output : -1,
-					 .events = POLLIN },
-				       { .fd = pidfd, .events = POLLIN } };
+		struct pollfd p[2] = {
+			{.fd = open_output ? output : -1, .events = POLLIN},
+			{.fd = pidfd, .events = POLLIN}};
 		int wait_ms = poll_ms(deadline);
 
 		if (waitpid(pid, &d->status, WNOHANG) == pid)
@@ -882,12 +889,12 @@ static int maildrop_reply(const struct drop_result *d, const char **text)
 		int exit_code, reply;
 		const char *text;
 	} map[] = {
-		{ 0, 250, "2.0.0 Ok: message accepted" },
-		{ EX_DATAERR, 554, "5.6.0 Message refused by the maildrop" },
-		{ EX_NOUSER, 550, "5.1.1 Recipient unknown" },
-		{ EX_NOHOST, 550, "5.1.2 Recipient domain unknown" },
-		{ EX_UNAVAILABLE, 554, "5.3.0 Mail delivery unavailable" },
-		{ EX_NOPERM, 554, "5.7.1 Delivery not permitted" },
+		{0, 250, "2.0.0 Ok: message accepted"},
+		{EX_DATAERR, 554, "5.6.0 Message refused by the maildrop"},
+		{EX_NOUSER, 550, "5.1.1 Recipient unknown"},
+		{EX_NOHOST, 550, "5.1.2 Recipient domain unknown"},
+		{EX_UNAVAILABLE, 554, "5.3.0 Mail delivery unavailable"},
+		{EX_NOPERM, 554, "5.7.1 Delivery not permitted"},
 	};
 	size_t i;
 
@@ -905,7 +912,8 @@ static int maildrop_reply(const struct drop_result *d, const char **text)
 static void describe_drop(const struct drop_result *d, char *buf, size_t size)
 {
 	if (!d->ran)
-		snprintf(buf, size, "not-started(%s)", strerror(d->spawn_errno));
+		snprintf(buf, size, "not-started(%s)",
+			 strerror(d->spawn_errno));
 	else if (d->timed_out)
 		snprintf(buf, size, "killed-after-%ds", cfg.maildrop_timeout);
 	else if (WIFSIGNALED(d->status))
@@ -917,19 +925,19 @@ static void describe_drop(const struct drop_result *d, char *buf, size_t size)
 /* ---- DATA: a byte state machine ---- */
 
 enum data_state {
-	D_BOL,    /* at the start of a line: after CR LF, or first */
-	D_TEXT,   /* inside a line */
-	D_CR,     /* after a CR inside a line */
-	D_DOT,    /* after a '.' that starts a line */
+	D_BOL,	  /* at the start of a line: after CR LF, or first */
+	D_TEXT,	  /* inside a line */
+	D_CR,	  /* after a CR inside a line */
+	D_DOT,	  /* after a '.' that starts a line */
 	D_DOT_CR, /* after ".CR" at the start of a line */
-	D_END,    /* after CR LF . CR LF: the message is complete */
+	D_END,	  /* after CR LF . CR LF: the message is complete */
 };
 
 enum { BAD_BARE_LF = 1, BAD_BARE_CR = 2, BAD_NUL = 4 };
 
 struct message {
 	enum data_state state;
-	int bad;                 /* BAD_* bits: the message is refused */
+	int bad; /* BAD_* bits: the message is refused */
 	int too_big;
 	int spool_error;
 	int spool;
@@ -1168,15 +1176,17 @@ static void message_finish(struct message *m)
 
 	if (m->bad) {
 		code = 554;
-		say(code, 0, "5.6.0 Message refused: it holds %s%s%s; lines "
-			     "must end in CR LF",
+		say(code, 0,
+		    "5.6.0 Message refused: it holds %s%s%s; lines "
+		    "must end in CR LF",
 		    m->bad & BAD_BARE_LF ? "a bare LF " : "",
 		    m->bad & BAD_BARE_CR ? "a bare CR " : "",
 		    m->bad & BAD_NUL ? "a NUL " : "");
 	} else if (m->too_big) {
 		code = 552;
-		say(code, 0, "5.3.4 Message size exceeds fixed limit of %llu "
-			     "octets",
+		say(code, 0,
+		    "5.3.4 Message size exceeds fixed limit of %llu "
+		    "octets",
 		    cfg.size_limit);
 	} else if (m->spool_error || lseek(m->spool, 0, SEEK_SET) != 0) {
 		code = 452;
@@ -1221,7 +1231,8 @@ static void do_helo_ehlo(char *arg, int esmtp)
 	char line[REPLY_LINE_MAX];
 
 	if (*arg == '\0') {
-		refuse(501, "5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+		refuse(501, "5.5.4 Syntax: %s hostname",
+		       esmtp ? "EHLO" : "HELO");
 		return;
 	}
 	transaction_reset();
@@ -1229,8 +1240,8 @@ static void do_helo_ehlo(char *arg, int esmtp)
 	ss.greeted = 1;
 	ss.esmtp = esmtp;
 	peer_lookup_finish();
-	out_put(line, reply_hello(line, 250, esmtp, cfg.name, peer.name,
-				  peer.addr));
+	out_put(line,
+		reply_hello(line, 250, esmtp, cfg.name, peer.name, peer.addr));
 	if (!esmtp)
 		return;
 	say(250, 1, "PIPELINING");
@@ -1270,7 +1281,7 @@ static void do_mail(char *arg)
 	}
 	if (!mail_params(params))
 		return;
-	strcpy(ss.sender, addr);
+	snprintf(ss.sender, sizeof(ss.sender), "%s", addr);
 	ss.in_mail = 1;
 	say(250, 0, "2.1.0 Sender ok");
 }
@@ -1344,8 +1355,9 @@ static void do_vrfy(char *arg)
 static void do_help(char *arg)
 {
 	(void)arg;
-	say(214, 0, "2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP VRFY "
-		    "HELP QUIT");
+	say(214, 0,
+	    "2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP VRFY "
+	    "HELP QUIT");
 }
 
 static void do_quit(char *arg)
@@ -1359,10 +1371,10 @@ static const struct verb {
 	const char *name;
 	void (*run)(char *arg);
 } verbs[] = {
-	{ "EHLO", do_ehlo }, { "HELO", do_helo }, { "MAIL", do_mail },
-	{ "RCPT", do_rcpt }, { "DATA", do_data }, { "RSET", do_rset },
-	{ "NOOP", do_noop }, { "QUIT", do_quit }, { "VRFY", do_vrfy },
-	{ "HELP", do_help },
+	{"EHLO", do_ehlo}, {"HELO", do_helo}, {"MAIL", do_mail},
+	{"RCPT", do_rcpt}, {"DATA", do_data}, {"RSET", do_rset},
+	{"NOOP", do_noop}, {"QUIT", do_quit}, {"VRFY", do_vrfy},
+	{"HELP", do_help},
 };
 
 static void dispatch(char *line, size_t len)
@@ -1432,20 +1444,20 @@ static void choose_name(const char *given)
 	const char *env = getenv("TCPLOCALHOST");
 	char host[DOMAIN_MAX + 2] = "";
 
-	if (given != NULL) {
-		if (!name_is_valid(given))
-			usage_error("-n needs letters, digits, '-' and dots, at "
-				    "most 255: '%s'",
-				    printable(given));
-		strcpy(cfg.name, given);
-	} else if (env != NULL && name_is_valid(env)) {
-		strcpy(cfg.name, env);
-	} else if (gethostname(host, sizeof(host) - 1) == 0 &&
-		   name_is_valid(host)) {
-		strcpy(cfg.name, host);
-	} else {
-		strcpy(cfg.name, "localhost");
-	}
+	const char *name = "localhost";
+
+	if (given != NULL && !name_is_valid(given))
+		usage_error("-n needs letters, digits, '-' and dots, at most "
+			    "255: '%s'",
+			    printable(given));
+	if (given != NULL)
+		name = given;
+	else if (env != NULL && name_is_valid(env))
+		name = env;
+	else if (gethostname(host, sizeof(host) - 1) == 0 &&
+		 name_is_valid(host))
+		name = host;
+	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
 }
 
 static void parse_options(int argc, char **argv)
@@ -1479,7 +1491,8 @@ static void parse_options(int argc, char **argv)
 				opt, optarg, 1, RCPT_LIMIT_MAX);
 			break;
 		case 't':
-			cfg.timeout = (int)number_arg(opt, optarg, 1, SECONDS_MAX);
+			cfg.timeout =
+				(int)number_arg(opt, optarg, 1, SECONDS_MAX);
 			break;
 		case 'm':
 			cfg.maildrop_timeout =
@@ -1489,7 +1502,8 @@ static void parse_options(int argc, char **argv)
 			if (optopt != 0 && strchr("nasrtm", optopt) != NULL)
 				usage_error("-%c needs a value", optopt);
 			usage_error("unknown option -%c",
-				    optopt > ' ' && optopt < 0x7f ? optopt : '?');
+				    optopt > ' ' && optopt < 0x7f ? optopt
+								  : '?');
 		}
 	}
 	if (optind >= argc)

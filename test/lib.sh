@@ -22,6 +22,8 @@ SMTPD_WRAPPER=${SMTPD_WRAPPER:-}
 # DNS server), a fixed server name.
 SMTPD_OPTS=${SMTPD_OPTS:--R -n mx.example}
 RECORD=$TEST_DIR/bin/record
+# Where make check-asan and check-valgrind collect their reports.
+REPORTS_DIR=$TEST_DIR/reports
 export LC_ALL=C
 unset TCPLOCALHOST TCPREMOTEIP REMOTE_ADDR
 

@@ -154,19 +154,23 @@ test_expect_success 'it inherits no descriptor but 0, 1 and 2' '
 	exec 7>inherited &&
 	one_message -- python3 -c "
 import os, sys
-open_fds = []
+found = []
 for fd in range(1024):
     try:
-        os.fstat(fd)
-        open_fds.append(fd)
+        found.append((fd, os.readlink(\"/proc/self/fd/%d\" % fd)))
     except OSError:
         pass
 sys.stdin.read()
-open(\"fds\", \"w\").write(\"\".join(\"%d\\n\" % fd for fd in open_fds))
+with open(\"fds\", \"w\") as f:
+    for fd, target in found:
+        f.write(\"%d %s\\n\" % (fd, target))
 " &&
 	exec 7>&- &&
+	# Under make check-valgrind, valgrind hands its own log file to the
+	# children it does not trace; that one is not smtpd'"'"'s.
+	grep -v " $REPORTS_DIR/valgrind\." fds | cut -d" " -f1 >fd-numbers &&
 	printf "0\n1\n2\n" >expect-fds &&
-	diff -u expect-fds fds
+	diff -u expect-fds fd-numbers
 '
 
 test_expect_success 'SIGPIPE is default in the maildrop (smtpd ignores it)' '
