@@ -59,6 +59,29 @@ lint:
 		--quiet $(SRC)
 	clang-tidy --quiet $(SRC) -- -std=c11 -O2
 
+# libFuzzer targets (test/fuzz/), each run FUZZ_SECONDS from its seeds;
+# a crash fails the run and leaves its input in test/fuzz/out/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = reply session address
+FUZZ_CC = clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all
+fuzz-build: $(FUZZ_TARGETS:%=test/fuzz/out/%)
+test/fuzz/out/%: test/fuzz/%.c test/fuzz/check.h $(SRC) $(HDR)
+	mkdir -p test/fuzz/out
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ test/fuzz/$*.c reply.c
+fuzz: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p test/fuzz/out/corpus-$$t && \
+		echo "== fuzz $$t for $(FUZZ_SECONDS) s" && \
+		test/fuzz/out/$$t -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=8192 -timeout=10 -print_final_stats=1 \
+			-artifact_prefix=test/fuzz/out/$$t- \
+			test/fuzz/out/corpus-$$t test/fuzz/seeds/$$t \
+			2>&1 | grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec|==[0-9]+==|SUMMARY|.*(ERROR|Assertion|FUZZ_ASSERT|deadly))" ; \
+		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
 format:
 	clang-format -i $(SRC) $(HDR)
 
@@ -70,4 +93,5 @@ install: smtpd
 clean:
 	rm -rf smtpd smtpd-asan *.o $(REPORTS)
 
-.PHONY: all check check-asan check-valgrind lint format install clean
+SHELL = /bin/bash
+.PHONY: all fuzz fuzz-build check check-asan check-valgrind lint format install clean

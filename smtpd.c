@@ -107,7 +107,8 @@ static struct {
 	size_t pos, end;
 } in;
 
-static void session_exit(int status, const char *why);
+static void session_exit(int status, const char *why)
+	__attribute__((noreturn));
 
 static long long now_ms(void)
 {
@@ -725,6 +726,11 @@ static int rcpt_add(const char *addr)
 
 /* ---- the maildrop ---- */
 
+/* The session fuzzer (test/fuzz/) stands in its own recorder here. */
+#ifndef MAILDROP_RUN
+#define MAILDROP_RUN maildrop_run
+#endif
+
 struct drop_result {
 	int status;	 /* from waitpid, when ran */
 	int ran;	 /* the maildrop started */
@@ -1192,7 +1198,7 @@ static void message_finish(struct message *m)
 		code = 452;
 		say(code, 0, "4.3.1 Insufficient system storage; try later");
 	} else {
-		maildrop_run(m->spool, &d);
+		MAILDROP_RUN(m->spool, &d);
 		describe_drop(&d, drop, sizeof(drop));
 		code = maildrop_reply(&d, &text);
 		say(code, 0, "%s", text);
@@ -1203,23 +1209,33 @@ static void message_finish(struct message *m)
 	log_message(m, code, drop);
 }
 
+/* The message being received; its spool is open only inside DATA. */
+static struct message message = { .spool = -1 };
+
+static void spool_close(void)
+{
+	if (message.spool >= 0)
+		close(message.spool);
+	message.spool = -1;
+}
+
 static void do_data_phase(void)
 {
-	static struct message m;
+	struct message *m = &message;
 
-	memset(&m, 0, offsetof(struct message, buf));
-	m.spool = spool_open();
-	if (m.spool < 0)
-		m.spool_error = 1;
+	memset(m, 0, offsetof(struct message, buf));
+	m->spool = spool_open();
+	if (m->spool < 0)
+		m->spool_error = 1;
 	say(354, 0, "End data with <CR><LF>.<CR><LF>");
-	received_put(&m);
-	if (!data_receive(&m)) {
+	received_put(m);
+	if (!data_receive(m)) {
 		/* No delivery: the spool is an unlinked file and goes away. */
+		spool_close();
 		session_exit(0, "end of input in DATA");
 	}
-	message_finish(&m);
-	if (m.spool >= 0)
-		close(m.spool);
+	message_finish(m);
+	spool_close();
 	ss.messages++;
 	transaction_reset();
 }
@@ -1525,18 +1541,20 @@ static void descriptors_setup(void)
 	closefrom(3);
 }
 
-int main(int argc, char **argv)
+static void session_start(void)
+{
+	peer_address();
+	peer_lookup_start();
+	say(220, 0, "%s ESMTP smtpd", cfg.name);
+}
+
+/* Reads and runs commands until the session ends (in session_exit). */
+static void serve(void) __attribute__((noreturn));
+static void serve(void)
 {
 	char line[COMMAND_LINE_MAX + 1];
 	size_t len;
 
-	descriptors_setup();
-	signal(SIGPIPE, SIG_IGN);
-	parse_options(argc, argv);
-	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
-	peer_address();
-	peer_lookup_start();
-	say(220, 0, "%s ESMTP smtpd", cfg.name);
 	for (;;) {
 		switch (read_line(line, &len)) {
 		case LINE_OK:
@@ -1549,4 +1567,14 @@ int main(int argc, char **argv)
 			session_exit(0, "end of input");
 		}
 	}
+}
+
+int main(int argc, char **argv)
+{
+	descriptors_setup();
+	signal(SIGPIPE, SIG_IGN);
+	parse_options(argc, argv);
+	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	session_start();
+	serve();
 }
