@@ -638,22 +638,29 @@ static void refuse_path(enum path_error e, const char *what)
 				    : "RCPT TO:<address>");
 }
 
-/* Reads a SIZE= value; anything that does not fit counts as too big. */
-static int size_param(const char *v, unsigned long long *size)
+/*
+ * Reads a SIZE= value: returns 0 when it is not a decimal number, else sets
+ * *over when it exceeds -s. A value past 2^64-1 exceeds every limit; it is
+ * not cut to 2^64-1, which would make it equal -s 18446744073709551615.
+ */
+static int size_param(const char *v, int *over)
 {
 	unsigned long long n = 0;
+	int overflow = 0;
 
 	if (*v == '\0')
 		return 0;
 	for (; *v != '\0'; v++) {
+		unsigned digit = (unsigned)(*v - '0');
+
 		if (*v < '0' || *v > '9')
 			return 0;
-		if (n > (ULLONG_MAX - 9) / 10)
-			n = ULLONG_MAX;
+		if (n > (ULLONG_MAX - digit) / 10)
+			overflow = 1;
 		else
-			n = n * 10 + (unsigned long long)(*v - '0');
+			n = n * 10 + digit;
 	}
-	*size = n;
+	*over = cfg.size_limit != 0 && (overflow || n > cfg.size_limit);
 	return 1;
 }
 
@@ -664,14 +671,14 @@ static int mail_params(char *params)
 
 	for (param = strtok_r(params, " ", &save); param != NULL;
 	     param = strtok_r(NULL, " ", &save)) {
-		unsigned long long size;
+		int over = 0;
 
 		if (strncasecmp(param, "SIZE=", 5) == 0) {
-			if (!size_param(param + 5, &size)) {
+			if (!size_param(param + 5, &over)) {
 				refuse(501, "5.5.4 Syntax: SIZE=octets");
 				return 0;
 			}
-			if (cfg.size_limit != 0 && size > cfg.size_limit) {
+			if (over) {
 				refuse(552,
 				       "5.3.4 Message size exceeds fixed "
 				       "limit of %llu octets",

@@ -69,6 +69,7 @@ test_have_prereq() {
 	case $1 in
 	ROOT) [ "$(id -u)" = 0 ] ;;
 	NAMESPACE) [ "$(id -u)" = 0 ] && unshare -mn true 2>/dev/null ;;
+	EXPENSIVE) [ -n "${SMTPD_TEST_EXPENSIVE:-}" ] ;;
 	*) command -v "$(echo "$1" | tr 'A-Z_' 'a-z-')" >/dev/null 2>&1 ;;
 	esac
 }

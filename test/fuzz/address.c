@@ -3,6 +3,8 @@
  * mail_params in smtpd.c) on any argument: a source route, quoted local
  * parts, SIZE= and BODY= of any shape. An address it accepts is at most 254
  * octets, never starts with '-' and holds no space, control or 8-bit byte.
+ * A SIZE= value is compared against -s as exactly as decimal strings are
+ * (an oracle with no integer to overflow), at -s 1000 and -s 2^64-1.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -36,6 +38,39 @@ static void check_address(const char *addr)
 			    (unsigned char)addr[i] < 0x7f);
 }
 
+/* Is the decimal string value greater than the decimal string limit? */
+static int decimal_greater(const char *value, const char *limit)
+{
+	size_t vlen, llen;
+
+	while (*value == '0' && value[1] != '\0')
+		value++;
+	vlen = strlen(value);
+	llen = strlen(limit);
+	return vlen != llen ? vlen > llen : strcmp(value, limit) > 0;
+}
+
+static void check_size(const char *v)
+{
+	static const struct {
+		unsigned long long limit;
+		const char *text;
+	} limits[] = { { 1000, "1000" },
+		       { ULLONG_MAX, "18446744073709551615" } };
+	size_t i;
+	int over;
+
+	if (*v == '\0' || strspn(v, "0123456789") != strlen(v)) {
+		FUZZ_ASSERT(!size_param(v, &over));
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		cfg.size_limit = limits[i].limit;
+		FUZZ_ASSERT(size_param(v, &over));
+		FUZZ_ASSERT(over == decimal_greater(v, limits[i].text));
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char arg[COMMAND_LINE_MAX + 1], addr[ADDRESS_MAX + 1], *params;
@@ -45,6 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(arg, data, size);
 	arg[size] = '\0';
+	if (size > 0 && data[0] == '=') {
+		check_size(arg + 1);
+		return 0;
+	}
 	cfg.size_limit = 1000;
 	if (parse_path(arg, keyword, addr, &params) == PATH_OK) {
 		check_address(addr);
