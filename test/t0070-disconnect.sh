@@ -59,4 +59,33 @@ test_expect_success 'a message cut at every offset: delivered only if whole' '
 	done
 '
 
+test_expect_success 'a two-message session cut at every offset: one delivery per end sent' '
+	printf "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: one\r\n\r\n..1\r\n.\r\n" >session &&
+	end1=$(wc -c <session) &&
+	printf "MAIL FROM:<>\r\nRCPT TO:<e@f>\r\nRCPT TO:<g@h>\r\nDATA\r\nSubject: two\r\n\r\n.\r\n" >>session &&
+	end2=$(wc -c <session) &&
+	printf "QUIT\r\n" >>session &&
+	size=$(wc -c <session) &&
+	printf "Subject: one\n\n.1\n" >one &&
+	printf "Subject: two\n\n" >two &&
+	for i in $(seq 0 $size); do
+		head -c $i session >in &&
+		rm -rf drops && mkdir drops &&
+		raw_session -- "$RECORD" %F <in &&
+		status=$(cat status) &&
+		{ [ "$status" = 0 ] || [ "$status" = 75 ]; } ||
+			{ echo "cut at $i: exit $status"; return 1; } &&
+		want=$(( (i >= end1) + (i >= end2) )) &&
+		expect_deliveries $want || { echo "cut at $i"; return 1; }
+		if [ $want -ge 1 ]; then
+			tail -n +4 drops/1.msg | cmp - one || return 1
+		fi
+		if [ $want = 2 ]; then
+			tail -n +4 drops/2.msg | cmp - two &&
+			printf "\ne@f\ng@h\n" | cmp - drops/2.argv || return 1
+		fi
+	done &&
+	echo "$((size + 1)) cuts checked"
+'
+
 test_done
