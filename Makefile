@@ -3,7 +3,10 @@ CC ?= cc
 PREFIX ?= /usr/local
 DESTDIR ?=
 SBINDIR = $(PREFIX)/sbin
+BINDIR = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man
+SYSCONFDIR = $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDDIR = $(PREFIX)/lib/systemd/system
 
 WARN = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes
 HARDEN = -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE \
@@ -85,10 +88,22 @@ fuzz: fuzz-build
 format:
 	clang-format -i $(SRC) $(HDR)
 
+# The service files name /usr/local; they get the PREFIX installed to.
+FIX_PATHS = sed -e 's,/usr/local/sbin,$(SBINDIR),g' \
+	-e 's,/usr/local/bin,$(BINDIR),g'
 install: smtpd
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/xinetd.d
 	install -m 755 smtpd $(DESTDIR)$(SBINDIR)/smtpd
+	install -m 755 etc/maildir-deliver $(DESTDIR)$(BINDIR)/maildir-deliver
 	install -m 644 man/smtpd.8 $(DESTDIR)$(MANDIR)/man8/smtpd.8
+	for f in smtpd.socket smtpd@.service; do \
+		$(FIX_PATHS) etc/systemd/$$f >$(DESTDIR)$(SYSTEMDDIR)/$$f && \
+		chmod 644 $(DESTDIR)$(SYSTEMDDIR)/$$f || exit 1; \
+	done
+	$(FIX_PATHS) etc/xinetd.d/smtpd >$(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpd
+	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpd
 
 clean:
 	rm -rf smtpd smtpd-asan *.o $(REPORTS)

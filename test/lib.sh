@@ -70,6 +70,7 @@ test_have_prereq() {
 	ROOT) [ "$(id -u)" = 0 ] ;;
 	NAMESPACE) [ "$(id -u)" = 0 ] && unshare -mn true 2>/dev/null ;;
 	EXPENSIVE) [ -n "${SMTPD_TEST_EXPENSIVE:-}" ] ;;
+	SYSTEMD_ANALYZE) command -v systemd-analyze >/dev/null ;;
 	*) command -v "$(echo "$1" | tr 'A-Z_' 'a-z-')" >/dev/null 2>&1 ;;
 	esac
 }

@@ -1,0 +1,76 @@
+#!/bin/bash
+# make install, as a packager runs it; the man page renders and is clean;
+# the service files are what systemd and xinetd accept.
+. "$(dirname "$0")/lib.sh"
+
+test_expect_success 'make install DESTDIR=... PREFIX=/usr puts each file in place' '
+	make -s -C "$SRC_DIR" install DESTDIR="$PWD/root" PREFIX=/usr >make.out 2>&1 &&
+	(cd root && find . -type f -printf "%m %p\n" | sort) >actual &&
+	cat >expect <<-\EOF &&
+	644 ./etc/xinetd.d/smtpd
+	644 ./usr/lib/systemd/system/smtpd.socket
+	644 ./usr/lib/systemd/system/smtpd@.service
+	644 ./usr/share/man/man8/smtpd.8
+	755 ./usr/bin/maildir-deliver
+	755 ./usr/sbin/smtpd
+	EOF
+	diff -u expect actual &&
+	grep -qx "ExecStart=/usr/sbin/smtpd -a example.org /usr/bin/maildir-deliver /var/lib/smtpd/Maildir" \
+		root/usr/lib/systemd/system/smtpd@.service &&
+	grep -q "server		= /usr/sbin/smtpd" root/etc/xinetd.d/smtpd &&
+	! grep -rq /usr/local root
+'
+
+test_expect_success 'the default PREFIX is /usr/local' '
+	make -s -C "$SRC_DIR" install DESTDIR="$PWD/root" >make.out 2>&1 &&
+	[ -x root/usr/local/sbin/smtpd ] &&
+	[ -f root/usr/local/etc/xinetd.d/smtpd ] &&
+	[ -f root/usr/local/lib/systemd/system/smtpd.socket ]
+'
+
+test_expect_success MANDOC 'mandoc -Tlint is clean' '
+	mandoc -Tlint -W warning "$SRC_DIR/man/smtpd.8" >lint 2>&1;
+	[ ! -s lint ] || { cat lint; false; }
+'
+
+test_expect_success MAN 'man -l renders the installed page' '
+	make -s -C "$SRC_DIR" install DESTDIR="$PWD/root" PREFIX=/usr >make.out 2>&1 &&
+	MANWIDTH=80 man -l root/usr/share/man/man8/smtpd.8 2>err | col -b >page &&
+	grep -q "^NAME" page && grep -qE "smtpd (-|--|–|—) small SMTP receiver" page &&
+	grep -q "SECURITY CONSIDERATIONS" page
+'
+
+test_expect_success 'every option in SPEC is in the man page' '
+	spec="$SRC_DIR/../shared/SPEC.md" &&
+	{ [ -f "$spec" ] || spec="$SRC_DIR/../../shared/SPEC.md"; } &&
+	[ -f "$spec" ] &&
+	for opt in $(sed -n "s/^| \`\(-[A-Za-z]\).*/\1/p" "$spec"); do
+		grep -q "^\.It Fl ${opt#-}" "$SRC_DIR/man/smtpd.8" ||
+			fail "man page lacks $opt"
+	done
+'
+
+test_expect_success SYSTEMD_ANALYZE 'systemd-analyze verify accepts the units' '
+	make -s -C "$SRC_DIR" install DESTDIR="$PWD/root" PREFIX=/usr >make.out 2>&1 &&
+	mkdir units &&
+	cp root/usr/lib/systemd/system/smtpd.socket units/ &&
+	sed "s,/usr/sbin/smtpd,$SMTPD,; s,/usr/bin/maildir-deliver,$SRC_DIR/etc/maildir-deliver," \
+		root/usr/lib/systemd/system/smtpd@.service >units/smtpd@.service &&
+	(cd units && systemd-analyze verify --man=no smtpd.socket smtpd@.service) >verify 2>&1 ||
+		{ cat verify; false; } &&
+	systemd-analyze security --offline=true units/smtpd@.service 2>&1 |
+		grep "Overall exposure level" >score &&
+	cat score &&
+	grep -qE "level for smtpd@.*: [0-1]\.[0-9] " score
+'
+
+test_expect_success XINETD 'xinetd reads the shipped service file' '
+	make -s -C "$SRC_DIR" install DESTDIR="$PWD/root" PREFIX=/usr >make.out 2>&1 &&
+	printf "defaults\n{\n}\n" >xinetd.conf &&
+	sed "s/^service smtp$/service smtp\n/; s/\tdisable\t\t= no/\tdisable\t\t= no\n\tport = 1\n\ttype = UNLISTED/" \
+		root/etc/xinetd.d/smtpd >>xinetd.conf &&
+	timeout 5 xinetd -d -f xinetd.conf -pidfile pid >xinetd.out 2>&1;
+	! grep -i "bad\|error\|unknown" xinetd.out || { cat xinetd.out; false; }
+'
+
+test_done
