@@ -843,6 +843,19 @@ static int drain_output(int fd, struct drop_result *d, size_t *kept)
 	return 1;
 }
 
+/* After the maildrop ended: keeps what it wrote that is still in the pipe
+ * (a child of its may hold the pipe open, so only what is there now, and
+ * at most 64 reads). */
+static void drain_left(int output, struct drop_result *d, size_t *kept)
+{
+	struct pollfd p = { .fd = output, .events = POLLIN };
+	int reads;
+
+	for (reads = 0; reads < 64 && poll(&p, 1, 0) > 0; reads++)
+		if (!drain_output(output, d, kept))
+			break;
+}
+
 /* Waits for the maildrop, at most -m seconds, then stops it. */
 static void maildrop_wait(pid_t pid, int output, struct drop_result *d)
 {
@@ -851,13 +864,16 @@ static void maildrop_wait(pid_t pid, int output, struct drop_result *d)
 	size_t kept = 0;
 
 	for (;;) {
-		struct pollfd p[2] = {
-			{.fd = open_output ? output : -1, .events = POLLIN},
-			{.fd = pidfd, .events = POLLIN}};
+		struct pollfd p[2] = { { .fd = open_output ? output : -1,
+					 .events = POLLIN },
+				       { .fd = pidfd, .events = POLLIN } };
 		int wait_ms = poll_ms(deadline);
 
-		if (waitpid(pid, &d->status, WNOHANG) == pid)
+		if (waitpid(pid, &d->status, WNOHANG) == pid) {
+			if (open_output)
+				drain_left(output, d, &kept);
 			break;
+		}
 		if (wait_ms == 0) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
