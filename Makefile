@@ -40,7 +40,7 @@ smtpd-asan: $(SRC) $(HDR)
 
 check-asan: smtpd-asan
 	rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	SMTPD=$(CURDIR)/smtpd-asan \
+	SMTPD=$(CURDIR)/smtpd-asan SMTPD_INSTRUMENTED=asan \
 	ASAN_OPTIONS=log_path=$(REPORTS)/asan:detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=log_path=$(REPORTS)/ubsan:print_stacktrace=1:halt_on_error=1 \
 		$(PROVE) $(TESTS)
@@ -52,7 +52,7 @@ VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
 	--log-file=$(REPORTS)/valgrind.%p
 check-valgrind: smtpd
 	rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	SMTPD_WRAPPER="$(VALGRIND)" SMTPD_SLOW=1 $(PROVE) $(TESTS)
+	SMTPD_WRAPPER="$(VALGRIND)" SMTPD_INSTRUMENTED=valgrind $(PROVE) $(TESTS)
 	@find $(REPORTS) -type f -size +0 | grep -q . && \
 		{ cat $(REPORTS)/*; exit 1; } || true
 

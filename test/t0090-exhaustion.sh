@@ -4,6 +4,8 @@
 # size (VmHWM) stays under 4 MiB and each session ends within its deadline.
 . "$(dirname "$0")/lib.sh"
 
+# The memory bound holds for the plain build; ASan and valgrind builds
+# are checked for everything else.
 PEAK_KB=4096
 
 hostile() {
@@ -29,7 +31,7 @@ test_expect_success 'a line of 8 MB that never ends: 421 after -t, memory flat' 
 	check_reply_lines replies &&
 	tail -n 1 replies | grep -q "^421 4.4.2 " &&
 	at_most seconds 4 &&
-	{ [ -n "$SMTPD_WRAPPER" ] || at_most maxrss_kb $PEAK_KB; }
+	{ [ -n "${SMTPD_INSTRUMENTED:-}" ] || at_most maxrss_kb $PEAK_KB; }
 '
 
 test_expect_success '100,000 pipelined commands: 100,003 replies, memory flat' '
@@ -37,7 +39,7 @@ test_expect_success '100,000 pipelined commands: 100,003 replies, memory flat' '
 	[ "$(field status)" = 0 ] &&
 	[ "$(field replies)" = 100003 ] &&
 	check_reply_lines replies &&
-	{ [ -n "$SMTPD_WRAPPER" ] || at_most maxrss_kb $PEAK_KB; }
+	{ [ -n "${SMTPD_INSTRUMENTED:-}" ] || at_most maxrss_kb $PEAK_KB; }
 '
 
 test_expect_success 'a 100 MB message over the 10 MB -s: read to the end, 552, memory flat' '
@@ -45,14 +47,14 @@ test_expect_success 'a 100 MB message over the 10 MB -s: read to the end, 552, m
 	[ "$(field status)" = 0 ] &&
 	grep -q "^552 5.3.4 " replies &&
 	tail -n 1 replies | grep -q "^221 " &&
-	{ [ -n "$SMTPD_WRAPPER" ] || at_most maxrss_kb $PEAK_KB; }
+	{ [ -n "${SMTPD_INSTRUMENTED:-}" ] || at_most maxrss_kb $PEAK_KB; }
 '
 
 test_expect_success EXPENSIVE 'a 2 GB message: 552 with constant memory' '
 	hostile bigdata 2048 &&
 	[ "$(field status)" = 0 ] &&
 	grep -q "^552 5.3.4 " replies &&
-	{ [ -n "$SMTPD_WRAPPER" ] || at_most maxrss_kb $PEAK_KB; }
+	{ [ -n "${SMTPD_INSTRUMENTED:-}" ] || at_most maxrss_kb $PEAK_KB; }
 '
 
 test_expect_success 'a client that never reads its replies: cut off after -t' '
