@@ -50,11 +50,18 @@ check-asan: smtpd-asan
 VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite --track-fds=no \
 	--log-file=$(REPORTS)/valgrind.%p
-check-valgrind: smtpd
+# Its own binary, with DWARF 4: valgrind 3.19 cannot read clang 14's
+# default DWARF 5.
+smtpd-valgrind: $(SRC) $(HDR)
+	$(CC) $(ALL_CFLAGS) -gdwarf-4 -o $@ $(SRC) $(ALL_LDFLAGS)
+check-valgrind: smtpd-valgrind
 	rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	SMTPD_WRAPPER="$(VALGRIND)" SMTPD_INSTRUMENTED=valgrind $(PROVE) $(TESTS)
-	@find $(REPORTS) -type f -size +0 | grep -q . && \
-		{ cat $(REPORTS)/*; exit 1; } || true
+	SMTPD=$(CURDIR)/smtpd-valgrind SMTPD_WRAPPER="$(VALGRIND)" \
+		SMTPD_INSTRUMENTED=valgrind $(PROVE) $(TESTS)
+	@# Errors are "==PID==" lines; "--PID--" lines are valgrind's notes
+	@# (3.19 does not know pidfd_open, so smtpd takes its fallback).
+	@if grep -l '^==[0-9]*==' $(REPORTS)/* 2>/dev/null; then \
+		grep -h '^==[0-9]*==' $(REPORTS)/*; exit 1; fi
 
 # Static analysis: cppcheck and clang-tidy (.clang-tidy) must be clean.
 lint:
@@ -106,7 +113,7 @@ install: smtpd
 	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpd
 
 clean:
-	rm -rf smtpd smtpd-asan *.o $(REPORTS)
+	rm -rf smtpd smtpd-asan smtpd-valgrind *.o $(REPORTS) test/fuzz/out
 
 SHELL = /bin/bash
 .PHONY: all fuzz fuzz-build check check-asan check-valgrind lint format install clean
