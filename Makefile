@@ -92,6 +92,11 @@ fuzz: fuzz-build
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
+# smtpd beside its peers (unpacked from Debian, never installed): see
+# test/bench/bench.py. Not a test: it prints figures.
+bench:
+	python3 test/bench/bench.py
+
 format:
 	clang-format -i $(SRC) $(HDR)
 
@@ -113,7 +118,8 @@ install: smtpd
 	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpd
 
 clean:
-	rm -rf smtpd smtpd-asan smtpd-valgrind *.o $(REPORTS) test/fuzz/out
+	rm -rf smtpd smtpd-asan smtpd-valgrind *.o $(REPORTS) test/fuzz/out \
+		test/bench/out
 
 SHELL = /bin/bash
-.PHONY: all fuzz fuzz-build check check-asan check-valgrind lint format install clean
+.PHONY: all bench fuzz fuzz-build check check-asan check-valgrind lint format install clean
