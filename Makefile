@@ -72,7 +72,7 @@ lint:
 # libFuzzer targets (test/fuzz/), each run FUZZ_SECONDS from its seeds;
 # a crash fails the run and leaves its input in test/fuzz/out/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = reply session address
+FUZZ_TARGETS = reply session address data
 FUZZ_CC = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
@@ -118,8 +118,11 @@ install: smtpd
 	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpd
 
 clean:
-	rm -rf smtpd smtpd-asan smtpd-valgrind *.o $(REPORTS) test/fuzz/out \
-		test/bench/out
+	rm -rf smtpd smtpd-asan smtpd-valgrind *.o $(REPORTS) test/fuzz/out
+
+# The benchmark's downloads and builds.
+bench-clean:
+	rm -rf test/bench/out
 
 SHELL = /bin/bash
-.PHONY: all bench fuzz fuzz-build check check-asan check-valgrind lint format install clean
+.PHONY: all bench bench-clean fuzz fuzz-build check check-asan check-valgrind lint format install clean

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -312,19 +313,35 @@ static enum line_result read_line(char *line, size_t *len)
 
 /* ---- the peer ---- */
 
+/* Reads a numeric IPv4 or IPv6 address (no scope id) into p->sa. */
 static int sockaddr_from_text(const char *text, struct peer *p)
 {
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST};
-	struct addrinfo *res;
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
 
-	if (text == NULL || *text == '\0')
-		return 0;
-	if (getaddrinfo(text, NULL, &hints, &res) != 0)
-		return 0;
-	memcpy(&p->sa, res->ai_addr, res->ai_addrlen);
-	p->sa_len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 1;
+	memset(&p->sa, 0, sizeof(p->sa));
+	if (text != NULL && inet_pton(AF_INET, text, &s4.sin_addr) == 1) {
+		memcpy(&p->sa, &s4, sizeof(s4));
+		p->sa_len = sizeof(s4);
+		return 1;
+	}
+	if (text != NULL && inet_pton(AF_INET6, text, &s6.sin6_addr) == 1) {
+		memcpy(&p->sa, &s6, sizeof(s6));
+		p->sa_len = sizeof(s6);
+		return 1;
+	}
+	return 0;
+}
+
+/* Writes the peer's address as text; inet_ntop, so no resolver code runs
+ * for it. */
+static int address_text(const struct peer *p, char *buf, size_t size)
+{
+	const void *addr = p->sa.ss_family == AF_INET
+				   ? (const void *)&((const struct sockaddr_in *)&p->sa)->sin_addr
+				   : (const void *)&((const struct sockaddr_in6 *)&p->sa)->sin6_addr;
+
+	return inet_ntop(p->sa.ss_family, addr, buf, (socklen_t)size) != NULL;
 }
 
 /* An IPv4 client of a dual-stack socket is shown and looked up as IPv4. */
@@ -358,9 +375,7 @@ static void peer_address(void)
 	if (ok &&
 	    (peer.sa.ss_family == AF_INET || peer.sa.ss_family == AF_INET6)) {
 		unmap_v4(&peer);
-		if (getnameinfo((struct sockaddr *)&peer.sa, peer.sa_len,
-				peer.addr, sizeof(peer.addr), NULL, 0,
-				NI_NUMERICHOST) == 0)
+		if (address_text(&peer, peer.addr, sizeof(peer.addr)))
 			return;
 	}
 	peer.addr[0] = '\0';
@@ -452,8 +467,7 @@ static void peer_lookup_start(void)
  * in disguise (a PTR record may say "127.0.0.1"). */
 static int name_usable(const char *name)
 {
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST};
-	struct addrinfo *res;
+	unsigned char scratch[sizeof(struct in6_addr)];
 	const char *c;
 
 	for (c = name; *c != '\0'; c++)
@@ -462,11 +476,8 @@ static int name_usable(const char *name)
 			break;
 	if (*c == '\0')
 		return 0;
-	if (getaddrinfo(name, NULL, &hints, &res) == 0) {
-		freeaddrinfo(res);
-		return 0;
-	}
-	return 1;
+	return inet_pton(AF_INET, name, scratch) != 1 &&
+	       inet_pton(AF_INET6, name, scratch) != 1;
 }
 
 static void peer_lookup_stop(void)
@@ -1011,14 +1022,37 @@ static void spool_put(struct message *m, const char *p, size_t n)
 	m->buffered += n;
 }
 
-/* Message bytes: counted against -s, spooled while within it. */
-static void body_put(struct message *m, const char *p, size_t n,
-		     unsigned counted)
+/* Counts message octets against -s. */
+static void size_add(struct message *m, size_t counted)
 {
 	m->size += counted;
 	if (cfg.size_limit != 0 && m->size > cfg.size_limit)
 		m->too_big = 1;
+}
+
+/* Message bytes: counted against -s, spooled while within it. */
+static void body_put(struct message *m, const char *p, size_t n,
+		     unsigned counted)
+{
+	size_add(m, counted);
 	spool_put(m, p, n);
+}
+
+/* A whole line that ended in CR LF: its text and an LF are spooled, and
+ * it counts with both octets of its CR LF. */
+static void spool_line(struct message *m, const char *p, size_t len)
+{
+	size_add(m, len + 2);
+	if (m->too_big || m->spool_error)
+		return;
+	if (len + 1 > sizeof(m->buf) - m->buffered) {
+		spool_put(m, p, len);
+		spool_put(m, "\n", 1);
+		return;
+	}
+	memcpy(m->buf + m->buffered, p, len);
+	m->buf[m->buffered + len] = '\n';
+	m->buffered += len + 1;
 }
 
 /* One byte inside a line (D_TEXT's rules); NUL is noted, not kept. */
@@ -1078,9 +1112,30 @@ static void data_byte(struct message *m, char c)
 	}
 }
 
-static int plain_byte(char c)
+/*
+ * The fast path, for a line's text (state D_TEXT, or D_BOL before anything
+ * but a dot): takes a run of bytes up to the next CR, and the CR LF after
+ * it, when the run holds no LF and no NUL. Returns the octets taken; 0
+ * leaves the byte at p to data_byte(), which alone sees bare CRs, bare LFs,
+ * NULs and dots at the start of a line, and so alone can end the data.
+ */
+static size_t data_text_run(struct message *m, const char *p, size_t n)
 {
-	return c != '\r' && c != '\n' && c != '\0';
+	const char *cr = memchr(p, '\r', n);
+	size_t len = cr != NULL ? (size_t)(cr - p) : n;
+
+	if (memchr(p, '\n', len) != NULL || memchr(p, '\0', len) != NULL)
+		return 0;
+	if (cr != NULL && len + 1 < n && cr[1] == '\n') {
+		spool_line(m, p, len);
+		m->state = D_BOL;
+		return len + 2;
+	}
+	if (len == 0)
+		return 0;
+	body_put(m, p, len, (unsigned)len);
+	m->state = D_TEXT;
+	return len;
 }
 
 /* Feeds received bytes to the machine; returns how many it took (it
@@ -1090,13 +1145,12 @@ static size_t data_feed(struct message *m, const char *p, size_t n)
 	size_t i = 0;
 
 	while (i < n && m->state != D_END) {
-		if (m->state == D_TEXT && plain_byte(p[i])) {
-			size_t run = i;
-			while (run < n && plain_byte(p[run]))
-				run++;
-			body_put(m, p + i, run - i, (unsigned)(run - i));
-			i = run;
-			continue;
+		if (m->state == D_TEXT || (m->state == D_BOL && p[i] != '.')) {
+			size_t took = data_text_run(m, p + i, n - i);
+			if (took > 0) {
+				i += took;
+				continue;
+			}
 		}
 		data_byte(m, p[i++]);
 	}
