@@ -186,12 +186,9 @@ static void vsay(int code, int more, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 static void vsay(int code, int more, const char *fmt, va_list ap)
 {
-	char text[REPLY_LINE_MAX], line[REPLY_LINE_MAX];
+	char line[REPLY_LINE_MAX];
+	size_t len = reply_vline(line, code, more, fmt, ap);
 
-	size_t len;
-
-	vsnprintf(text, sizeof(text), fmt, ap);
-	len = reply_line(line, code, more, "%s", text);
 	out_put(line, len);
 }
 
