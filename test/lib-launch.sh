@@ -103,3 +103,23 @@ deliver_curl() {
 	grep -q "< 250-mx.example Hello unknown \[$addr\]" curl.out &&
 	check_drop msg a@example.org b@example.org c@example.org "$addr"
 }
+
+# test_real_clients HOST PORT ADDR [LABEL]: the deliveries every launcher
+# must carry: swaks, swaks --pipeline, smtplib (three recipients, then
+# 5 MB) and curl, each checked byte for byte.
+test_real_clients() {
+	local host=$1 port=$2 addr=$3 label=${4:-}
+	test_expect_success SWAKS "swaks$label" "
+		deliver_swaks $host $port $addr
+	"
+	test_expect_success SWAKS "swaks --pipeline$label" "
+		deliver_swaks $host $port $addr --pipeline &&
+		grep -q PIPELINING swaks.out
+	"
+	test_expect_success "Python smtplib: three recipients, then 5 MB$label" "
+		deliver_smtplib $host $port $addr
+	"
+	test_expect_success CURL "curl$label" "
+		deliver_curl $host $port $addr
+	"
+}

@@ -45,18 +45,7 @@ PORT=$(free_port)
 start_xinetd "$PORT" -R -n mx.example -- "$RECORD" %F %T ||
 	test_skip_all "xinetd did not listen: $(cat "$TRASH/xinetd.out")"
 
-test_expect_success SWAKS 'swaks' '
-	deliver_swaks 127.0.0.1 $PORT 127.0.0.1
-'
-test_expect_success SWAKS 'swaks --pipeline' '
-	deliver_swaks 127.0.0.1 $PORT 127.0.0.1 --pipeline
-'
-test_expect_success 'Python smtplib: three recipients, then 5 MB' '
-	deliver_smtplib 127.0.0.1 $PORT 127.0.0.1
-'
-test_expect_success CURL 'curl' '
-	deliver_curl 127.0.0.1 $PORT 127.0.0.1
-'
+test_real_clients 127.0.0.1 $PORT 127.0.0.1
 stop_launcher
 
 # raw_tcp PORT: sends stdin, reads until the server closes (at most 20 s).

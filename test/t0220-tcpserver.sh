@@ -13,18 +13,10 @@ tcpserver -R -H -l mx.example 127.0.0.1 "$PORT" \
 LAUNCHER_PID=$!
 wait_listening "$PORT" || test_skip_all "tcpserver did not listen"
 
-test_expect_success SWAKS 'swaks; the name comes from $TCPLOCALHOST' '
+test_real_clients 127.0.0.1 $PORT 127.0.0.1
+test_expect_success SWAKS 'without -n the name comes from $TCPLOCALHOST' '
 	deliver_swaks 127.0.0.1 $PORT 127.0.0.1 &&
 	grep -q "<-  220 mx.example ESMTP smtpd" swaks.out
-'
-test_expect_success SWAKS 'swaks --pipeline' '
-	deliver_swaks 127.0.0.1 $PORT 127.0.0.1 --pipeline
-'
-test_expect_success 'Python smtplib: three recipients, then 5 MB' '
-	deliver_smtplib 127.0.0.1 $PORT 127.0.0.1
-'
-test_expect_success CURL 'curl' '
-	deliver_curl 127.0.0.1 $PORT 127.0.0.1
 '
 test_expect_success 'ten sessions at once each deliver once' '
 	before=$(ls "$DROPS" | grep -c "\.msg$") &&
