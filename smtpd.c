@@ -1246,6 +1246,23 @@ static void log_message(const struct message *m, int code, const char *drop)
 	       m->size, drop, code);
 }
 
+/* What a refused message held, for its 554 (BAD_* bits as the index). */
+static const char *bad_bytes_text(int bad)
+{
+	static const char *const text[8] = {
+		"nothing wrong",
+		"a bare LF",
+		"a bare CR",
+		"a bare LF and a bare CR",
+		"a NUL",
+		"a bare LF and a NUL",
+		"a bare CR and a NUL",
+		"a bare LF, a bare CR and a NUL",
+	};
+
+	return text[bad & 7];
+}
+
 /* After the end of data: refuse, or hand over and say what became of it. */
 static void message_finish(struct message *m)
 {
@@ -1257,11 +1274,9 @@ static void message_finish(struct message *m)
 	if (m->bad) {
 		code = 554;
 		say(code, 0,
-		    "5.6.0 Message refused: it holds %s%s%s; lines "
-		    "must end in CR LF",
-		    m->bad & BAD_BARE_LF ? "a bare LF " : "",
-		    m->bad & BAD_BARE_CR ? "a bare CR " : "",
-		    m->bad & BAD_NUL ? "a NUL " : "");
+		    "5.6.0 Message refused: it holds %s; lines must end in "
+		    "CR LF",
+		    bad_bytes_text(m->bad));
 	} else if (m->too_big) {
 		code = 552;
 		say(code, 0,

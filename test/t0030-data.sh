@@ -117,7 +117,9 @@ done
 
 test_expect_success 'the 554 names what was found' '
 	printf "a\nb\rc\0d\r\n.\r\n" | data_session -- "$RECORD" &&
-	grep -q "^554 5.6.0 Message refused: it holds a bare LF a bare CR a NUL ; lines must end in CR LF" out
+	grep -q "^554 5.6.0 Message refused: it holds a bare LF, a bare CR and a NUL; lines must end in CR LF.$" out &&
+	printf "a\nb\r\n.\r\n" | data_session -- "$RECORD" &&
+	grep -q "^554 5.6.0 Message refused: it holds a bare LF; lines must end in CR LF.$" out
 '
 
 test_expect_success 'a message of exactly -s octets is taken (CRLF counts 2)' '
