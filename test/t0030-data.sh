@@ -51,6 +51,22 @@ test_expect_success 'an empty message, and a message without a final CRLF line' 
 	[ "$(tail -n +4 drops/1.msg | wc -c)" = 0 ]
 '
 
+test_expect_success 'DATA ended by a bare LF, then .CRLF: one empty message' '
+	printf "HELO c\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nDATA\n.\r\nQUIT\n" >in &&
+	raw_session -- "$RECORD" <in &&
+	expect_codes <<-\EOF &&
+	220
+	250
+	250
+	250
+	354
+	250
+	221
+	EOF
+	expect_deliveries 1 &&
+	[ "$(tail -n +4 drops/1.msg | wc -c)" = 0 ]
+'
+
 test_expect_success 'the Received: header, RFC 5321 4.4' '
 	printf "x\r\n.\r\n" | data_session -- "$RECORD" &&
 	head -n 3 drops/1.msg >received &&

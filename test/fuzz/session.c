@@ -6,7 +6,10 @@
  *
  * Checked: no crash or hang; every reply line well-formed; a delivery never
  * holds a CR or NUL (it has LF line ends) and no more deliveries are made
- * than there are CR LF . CR LF markers in the input.
+ * than there are end markers in the input. An end is ".CR LF" at the start
+ * of a line, and a line starts after the LF of CR LF inside the data, or
+ * after the DATA command's own line end, which may be a bare LF ("DATA\n"
+ * then ".\r\n" is an empty message): so the bound counts "\n.\r\n".
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -58,8 +61,8 @@ static size_t count_markers(const uint8_t *p, size_t n)
 {
 	size_t count = 0, i;
 
-	for (i = 0; i + 5 <= n; i++)
-		if (memcmp(p + i, "\r\n.\r\n", 5) == 0)
+	for (i = 0; i + 4 <= n; i++)
+		if (memcmp(p + i, "\n.\r\n", 4) == 0)
 			count++;
 	return count;
 }
