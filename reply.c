@@ -100,7 +100,8 @@ size_t reply_vline(char line[REPLY_LINE_MAX], int code, int more,
 	size_t len = put_code(line, code, more);
 	int n;
 
-	/* Most replies are fixed text: copy it, cut and cleaned the same way. */
+	/* Most replies are fixed text: copy it, cut and cleaned the same way.
+	 */
 	if (strchr(fmt, '%') == NULL) {
 		put_text(line, &len, fmt, strlen(fmt));
 		return end_line(line, len);

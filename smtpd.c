@@ -108,8 +108,7 @@ static struct {
 	size_t pos, end;
 } in;
 
-static void session_exit(int status, const char *why)
-	__attribute__((noreturn));
+static void session_exit(int status, const char *why) __attribute__((noreturn));
 
 static long long now_ms(void)
 {
@@ -313,8 +312,8 @@ static enum line_result read_line(char *line, size_t *len)
 /* Reads a numeric IPv4 or IPv6 address (no scope id) into p->sa. */
 static int sockaddr_from_text(const char *text, struct peer *p)
 {
-	struct sockaddr_in s4 = { .sin_family = AF_INET };
-	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
 
 	memset(&p->sa, 0, sizeof(p->sa));
 	if (text != NULL && inet_pton(AF_INET, text, &s4.sin_addr) == 1) {
@@ -334,9 +333,12 @@ static int sockaddr_from_text(const char *text, struct peer *p)
  * for it. */
 static int address_text(const struct peer *p, char *buf, size_t size)
 {
-	const void *addr = p->sa.ss_family == AF_INET
-				   ? (const void *)&((const struct sockaddr_in *)&p->sa)->sin_addr
-				   : (const void *)&((const struct sockaddr_in6 *)&p->sa)->sin6_addr;
+	const void *addr =
+		p->sa.ss_family == AF_INET
+			? (const void *)&((const struct sockaddr_in *)&p->sa)
+				  ->sin_addr
+			: (const void *)&((const struct sockaddr_in6 *)&p->sa)
+				  ->sin6_addr;
 
 	return inet_ntop(p->sa.ss_family, addr, buf, (socklen_t)size) != NULL;
 }
@@ -608,7 +610,7 @@ static enum path_error parse_path(char *arg, const char *keyword,
 			return PATH_SYNTAX;
 		*params = end + 1;
 	} else {
-		end = p + strcspn(p, " ");
+		end = strchrnul(p, ' ');
 		*params = end;
 	}
 	if (**params != '\0' && **params != ' ')
@@ -647,38 +649,67 @@ static void refuse_path(enum path_error e, const char *what)
 }
 
 /*
- * Reads a SIZE= value: returns 0 when it is not a decimal number, else sets
- * *over when it exceeds -s. A value past 2^64-1 exceeds every limit; it is
- * not cut to 2^64-1, which would make it equal -s 18446744073709551615.
+ * Reads a decimal number of one or more digits and nothing else: returns 0
+ * when s is not one. A value past 2^64-1 sets *overflow and is not cut to
+ * 2^64-1, which would make SIZE=18446744073709551616 equal
+ * -s 18446744073709551615 (the qmail CVE-2005-1513 family).
  */
-static int size_param(const char *v, int *over)
+static int decimal(const char *s, unsigned long long *value, int *overflow)
 {
 	unsigned long long n = 0;
-	int overflow = 0;
 
-	if (*v == '\0')
+	*overflow = 0;
+	if (*s == '\0')
 		return 0;
-	for (; *v != '\0'; v++) {
-		unsigned digit = (unsigned)(*v - '0');
+	for (; *s != '\0'; s++) {
+		unsigned digit = (unsigned)(*s - '0');
 
-		if (*v < '0' || *v > '9')
+		if (*s < '0' || *s > '9')
 			return 0;
 		if (n > (ULLONG_MAX - digit) / 10)
-			overflow = 1;
+			*overflow = 1;
 		else
 			n = n * 10 + digit;
 	}
+	*value = n;
+	return 1;
+}
+
+/* Reads a SIZE= value: returns 0 when it is not a decimal number, else sets
+ * *over when it exceeds -s. */
+static int size_param(const char *v, int *over)
+{
+	unsigned long long n = 0;
+	int overflow;
+
+	if (!decimal(v, &n, &overflow))
+		return 0;
 	*over = cfg.size_limit != 0 && (overflow || n > cfg.size_limit);
 	return 1;
+}
+
+/* Cuts the next space-separated word out of *rest, in place; NULL when
+ * there is none. */
+static char *next_word(char **rest)
+{
+	char *word = *rest, *end;
+
+	while (*word == ' ')
+		word++;
+	if (*word == '\0')
+		return NULL;
+	end = strchrnul(word, ' ');
+	*rest = *end != '\0' ? end + 1 : end;
+	*end = '\0';
+	return word;
 }
 
 /* Checks MAIL parameters; returns 0 after replying when one is bad. */
 static int mail_params(char *params)
 {
-	char *param, *save = NULL;
+	char *param;
 
-	for (param = strtok_r(params, " ", &save); param != NULL;
-	     param = strtok_r(NULL, " ", &save)) {
+	while ((param = next_word(&params)) != NULL) {
 		int over = 0;
 
 		if (strncasecmp(param, "SIZE=", 5) == 0) {
@@ -856,7 +887,7 @@ static int drain_output(int fd, struct drop_result *d, size_t *kept)
  * at most 64 reads). */
 static void drain_left(int output, struct drop_result *d, size_t *kept)
 {
-	struct pollfd p = { .fd = output, .events = POLLIN };
+	struct pollfd p = {.fd = output, .events = POLLIN};
 	int reads;
 
 	for (reads = 0; reads < 64 && poll(&p, 1, 0) > 0; reads++)
@@ -872,9 +903,9 @@ static void maildrop_wait(pid_t pid, int output, struct drop_result *d)
 	size_t kept = 0;
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = open_output ? output : -1,
-					 .events = POLLIN },
-				       { .fd = pidfd, .events = POLLIN } };
+		struct pollfd p[2] = {
+			{.fd = open_output ? output : -1, .events = POLLIN},
+			{.fd = pidfd, .events = POLLIN}};
 		int wait_ms = poll_ms(deadline);
 
 		if (waitpid(pid, &d->status, WNOHANG) == pid) {
@@ -1299,7 +1330,7 @@ static void message_finish(struct message *m)
 }
 
 /* The message being received; its spool is open only inside DATA. */
-static struct message message = { .spool = -1 };
+static struct message message = {.spool = -1};
 
 static void spool_close(void)
 {
@@ -1407,7 +1438,7 @@ static void do_rcpt(char *arg)
 		refuse_path(e, "recipient");
 		return;
 	}
-	if (params[strspn(params, " ")] != '\0') {
+	if (next_word(&params) != NULL) {
 		refuse(555, "5.5.4 Unsupported RCPT parameter");
 		return;
 	}
@@ -1484,7 +1515,8 @@ static const struct verb {
 
 static void dispatch(char *line, size_t len)
 {
-	size_t verb_len = strcspn(line, " "), i;
+	const char *space = memchr(line, ' ', len);
+	size_t verb_len = space != NULL ? (size_t)(space - line) : len, i;
 	char *arg = line + verb_len;
 
 	if (memchr(line, '\0', len) != NULL) {
@@ -1532,13 +1564,10 @@ static unsigned long long number_arg(int opt, const char *v,
 				     unsigned long long min,
 				     unsigned long long max)
 {
-	char *end = NULL;
 	unsigned long long n = 0;
+	int overflow;
 
-	errno = 0;
-	if (*v >= '0' && *v <= '9')
-		n = strtoull(v, &end, 10);
-	if (end == NULL || errno != 0 || *end != '\0' || n < min || n > max)
+	if (!decimal(v, &n, &overflow) || overflow || n < min || n > max)
 		usage_error("-%c needs a number from %llu to %llu, not '%s'",
 			    opt, min, max, printable(v));
 	return n;

@@ -100,7 +100,8 @@ int main(int argc, char **argv)
 			message(argv + 1);
 			continue;
 		}
-		reply(strncmp(in, "QUIT", 4) == 0 ? "221 bye\r\n" : "250 ok\r\n");
+		reply(strncmp(in, "QUIT", 4) == 0 ? "221 bye\r\n"
+						  : "250 ok\r\n");
 		memmove(in, in + len, in_len - len);
 		in_len -= len;
 		if (strncmp(out + out_len - 9, "221 bye\r\n", 9) == 0)

@@ -55,8 +55,7 @@ static void check_size(const char *v)
 	static const struct {
 		unsigned long long limit;
 		const char *text;
-	} limits[] = { { 1000, "1000" },
-		       { ULLONG_MAX, "18446744073709551615" } };
+	} limits[] = {{1000, "1000"}, {ULLONG_MAX, "18446744073709551615"}};
 	size_t i;
 	int over;
 

@@ -36,7 +36,8 @@ static int only_name_bytes(const char *s, size_t n, const char *extra)
 		unsigned char c = (unsigned char)s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		      c == '_' || strchr(extra, c) != NULL) || c == '\0')
+		      c == '_' || strchr(extra, c) != NULL) ||
+		    c == '\0')
 			return 0;
 	}
 	return 1;
@@ -53,26 +54,31 @@ static void check_hello(const char *name, const char *peer, const char *addr)
 		return;
 	head_len = (size_t)snprintf(head, sizeof(head), "250-%s Hello ", name);
 	FUZZ_ASSERT(len >= head_len && memcmp(line, head, head_len) == 0);
-	name_sanitize(addr_s, sizeof(addr_s), addr, strlen(addr),
-		      ADDR_TEXT_MAX, NAME_LITERAL);
+	name_sanitize(addr_s, sizeof(addr_s), addr, strlen(addr), ADDR_TEXT_MAX,
+		      NAME_LITERAL);
 	if (addr_s[0] == '\0')
 		return;
 	tail_len = strlen(addr_s) + 5; /* " [" ADDR "]" CRLF */
 	FUZZ_ASSERT(len >= head_len + tail_len);
 	FUZZ_ASSERT(memcmp(line + len - tail_len, " [", 2) == 0);
-	FUZZ_ASSERT(memcmp(line + len - tail_len + 2, addr_s,
-			   strlen(addr_s)) == 0);
+	FUZZ_ASSERT(memcmp(line + len - tail_len + 2, addr_s, strlen(addr_s)) ==
+		    0);
 	/* What stands between is the peer name: name bytes only. */
 	FUZZ_ASSERT(only_name_bytes(line + head_len, len - head_len - tail_len,
 				    ""));
 }
 
-static void check_received(const char *helo, const char *peer,
-			   const char *addr, const char *name)
+static void check_received(const char *helo, const char *peer, const char *addr,
+			   const char *name)
 {
 	char header[2048];
-	struct received r = { helo, peer, peer[0] & 1, addr, name, "ESMTP",
-			      "Sat, 28 Nov 2026 01:54:37 +0000" };
+	struct received r = {helo,
+			     peer,
+			     peer[0] & 1,
+			     addr,
+			     name,
+			     "ESMTP",
+			     "Sat, 28 Nov 2026 01:54:37 +0000"};
 	size_t len = received_header(header, sizeof(header), &r), i, col = 0;
 
 	FUZZ_ASSERT(len > 0 && header[len - 1] == '\n');

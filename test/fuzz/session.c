@@ -79,9 +79,10 @@ static int memfd_with(const void *data, size_t size)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char *args[] = { "smtpd", "-R", "-n", "mx.example", "-s",
-				"4000", "-r", "5", "-a", "example.org",
-				"-t", "5", "maildrop", "-f", "%F", NULL };
+	static char *args[] = {"smtpd",	   "-R",	  "-n", "mx.example",
+			       "-s",	   "4000",	  "-r", "5",
+			       "-a",	   "example.org", "-t", "5",
+			       "maildrop", "-f",	  "%F", NULL};
 
 	(void)argc;
 	(void)argv;
