@@ -63,8 +63,11 @@ check-valgrind: smtpd-valgrind
 	@if grep -l '^==[0-9]*==' $(REPORTS)/* 2>/dev/null; then \
 		grep -h '^==[0-9]*==' $(REPORTS)/*; exit 1; fi
 
-# Static analysis: cppcheck and clang-tidy (.clang-tidy) must be clean.
+# Static analysis: cppcheck and clang-tidy (.clang-tidy) must be clean,
+# and every C file must be in the one format (.clang-format).
+C_FILES = $(SRC) $(HDR) test/fuzz/*.c test/fuzz/*.h test/bench/*.c
 lint:
+	clang-format --dry-run -Werror $(C_FILES)
 	cppcheck --enable=warning,portability --error-exitcode=1 --std=c11 \
 		--quiet $(SRC)
 	clang-tidy --quiet $(SRC) -- -std=c11 -O2
@@ -98,7 +101,7 @@ bench:
 	python3 test/bench/bench.py
 
 format:
-	clang-format -i $(SRC) $(HDR)
+	clang-format -i $(C_FILES)
 
 # The service files name /usr/local; they get the PREFIX installed to.
 FIX_PATHS = sed -e 's,/usr/local/sbin,$(SBINDIR),g' \
