@@ -45,7 +45,7 @@ test_expect_success 'dot-stuffing is removed; dots elsewhere are kept' '
 	EOF
 '
 
-test_expect_success 'an empty message, and a message without a final CRLF line' '
+test_expect_success 'an empty message (the end marker at once) is delivered' '
 	printf ".\r\n" | data_session -- "$RECORD" &&
 	expect_deliveries 1 &&
 	[ "$(tail -n +4 drops/1.msg | wc -c)" = 0 ]

@@ -45,7 +45,6 @@ for v in 'LF.LF:\n.\n' 'LF.CRLF:\n.\r\n' 'CRLF.LF:\r\n.\n' 'CR.CR:\r.\r' \
 	"
 	test_expect_success "$what, fed byte by byte" "
 		smuggle '$what' '$eod' &&
-		python3 \"\$TEST_DIR/bin/dribble.py\" 1 <in >in.slow &&
 		python3 \"\$TEST_DIR/bin/dribble.py\" 1 <in |
 			raw_session -- \"\$RECORD\" &&
 		expect_refused_whole
