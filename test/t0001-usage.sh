@@ -26,6 +26,13 @@ test_expect_success '-n of 256 octets' '
 	usage_fails -n "$(printf "%0256d" 0)" true
 '
 test_expect_success '-a with a slash' 'usage_fails -a "a/b" true'
+test_expect_success 'a value missing after grouped flags' 'usage_fails -RRn'
+test_expect_success 'an unknown option among grouped flags' 'usage_fails -Rx true'
+test_expect_success '"--" with nothing after it' 'usage_fails -R --'
+test_expect_success 'an option after "--" is the maildrop' '
+	"$SMTPD" -R -- -s 10 </dev/null >stdout 2>stderr &&
+	[ ! -s stderr ] && [ "$(cat stdout)" != "" ]
+'
 
 test_expect_success '-n of 255 octets is taken whole' '
 	name=$(printf "%0255d" 0) &&
@@ -44,6 +51,21 @@ test_expect_success 'a bad $TCPLOCALHOST is ignored, -n wins' '
 	printf "QUIT\r\n" | TCPLOCALHOST=local.example \
 		"$SMTPD" -R -n given.example true >out2 &&
 	grep -q "^220 given.example ESMTP" out2
+'
+
+# The forms getopt(3) reads, which smtpd reads the same way: grouped flags,
+# a value joined to its letter, a value that starts with '-', "--".
+test_expect_success 'grouped flags and joined values' '
+	printf "EHLO c\r\nQUIT\r\n" |
+		"$SMTPD" -RRnjoined.example -s1000 -a -dash.example -t 5 true >out &&
+	grep -q "^220 joined.example ESMTP" out &&
+	grep -q "^250-SIZE 1000" out
+'
+
+test_expect_success 'a lone "-" is the maildrop, not an option' '
+	printf "HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n" |
+		"$SMTPD" -R -n mx.example - >out &&
+	grep -q "^451 4.3.0" out
 '
 
 test_expect_success 'options stop at the maildrop: its own options are its' '
