@@ -45,7 +45,6 @@
 #define SECONDS_MAX 86400
 #define IN_BUF_SIZE 65536
 #define OUT_BUF_SIZE 8192
-#define SPOOL_BUF_SIZE 65536
 /* How much of the maildrop's output the log line keeps. */
 #define MAILDROP_LOG_MAX 200
 
@@ -1003,6 +1002,15 @@ enum data_state {
 
 enum { BAD_BARE_LF = 1, BAD_BARE_CR = 2, BAD_NUL = 4 };
 
+/*
+ * The message is unstuffed in place. What the machine keeps of a chunk of
+ * input is never longer than what it has read of that chunk: it drops
+ * dots and CRs, and keeps nothing of a message it refuses, the only kind
+ * in which a CR held from the last chunk would have to be written late.
+ * So the kept octets are written back at out, behind the read position,
+ * and go to the spool from there, one write a chunk, with no buffer and
+ * no copy of their own.
+ */
 struct message {
 	enum data_state state;
 	int bad; /* BAD_* bits: the message is refused */
@@ -1011,8 +1019,7 @@ struct message {
 	int spool;
 	unsigned long long size; /* unstuffed, CR LF counted as two */
 	unsigned long long wire; /* octets read in DATA */
-	size_t buffered;
-	char buf[SPOOL_BUF_SIZE];
+	char *out;		 /* where the next kept octet goes */
 };
 
 static void spool_write(struct message *m, const char *p, size_t n)
@@ -1030,24 +1037,17 @@ static void spool_write(struct message *m, const char *p, size_t n)
 	}
 }
 
-static void spool_flush(struct message *m)
+/* A refused, over-size or unspoolable message keeps nothing more. */
+static int keeping(const struct message *m)
 {
-	spool_write(m, m->buf, m->buffered);
-	m->buffered = 0;
+	return !m->bad && !m->too_big && !m->spool_error;
 }
 
-static void spool_put(struct message *m, const char *p, size_t n)
+/* Spools what was kept of the chunk that starts at start. */
+static void spool_kept(struct message *m, const char *start)
 {
-	if (m->too_big || m->spool_error)
-		return;
-	if (n > sizeof(m->buf) - m->buffered)
-		spool_flush(m);
-	if (n >= sizeof(m->buf)) {
-		spool_write(m, p, n);
-		return;
-	}
-	memcpy(m->buf + m->buffered, p, n);
-	m->buffered += n;
+	if (keeping(m))
+		spool_write(m, start, (size_t)(m->out - start));
 }
 
 /* Counts message octets against -s. */
@@ -1058,29 +1058,29 @@ static void size_add(struct message *m, size_t counted)
 		m->too_big = 1;
 }
 
-/* Message bytes: counted against -s, spooled while within it. */
+/* Message octets: counted against -s, and kept while the message may
+ * still be delivered. */
 static void body_put(struct message *m, const char *p, size_t n,
 		     unsigned counted)
 {
 	size_add(m, counted);
-	spool_put(m, p, n);
+	if (!keeping(m))
+		return;
+	memmove(m->out, p, n);
+	m->out += n;
 }
 
-/* A whole line that ended in CR LF: its text and an LF are spooled, and
- * it counts with both octets of its CR LF. */
+/* A whole line that ended in CR LF: its text and an LF are kept, and it
+ * counts with both octets of its CR LF. */
 static void spool_line(struct message *m, const char *p, size_t len)
 {
 	size_add(m, len + 2);
-	if (m->too_big || m->spool_error)
+	if (!keeping(m))
 		return;
-	if (len + 1 > sizeof(m->buf) - m->buffered) {
-		spool_put(m, p, len);
-		spool_put(m, "\n", 1);
-		return;
-	}
-	memcpy(m->buf + m->buffered, p, len);
-	m->buf[m->buffered + len] = '\n';
-	m->buffered += len + 1;
+	if (m->out != p)
+		memmove(m->out, p, len);
+	m->out[len] = '\n';
+	m->out += len + 1;
 }
 
 /* One byte inside a line (D_TEXT's rules); NUL is noted, not kept. */
@@ -1093,7 +1093,7 @@ static void data_text_byte(struct message *m, char c)
 		/* A bare LF ends no line: it can never start the ".CRLF" that
 		 * ends the data (SMTP smuggling, CVE-2023-51764). */
 		m->bad |= BAD_BARE_LF;
-		body_put(m, "\n", 1, 1);
+		size_add(m, 1); /* refused: counted, no longer kept */
 	} else if (c == '\0')
 		m->bad |= BAD_NUL;
 	else
@@ -1116,7 +1116,7 @@ static void data_byte(struct message *m, char c)
 			break;
 		}
 		m->bad |= BAD_BARE_CR;
-		body_put(m, "\r", 1, 1);
+		size_add(m, 1); /* the CR: counted, no longer kept */
 		data_text_byte(m, c);
 		break;
 	case D_DOT: /* the leading dot is removed (RFC 5321 4.5.2) */
@@ -1142,17 +1142,18 @@ static void data_byte(struct message *m, char c)
 
 /*
  * The fast path, for a line's text (state D_TEXT, or D_BOL before anything
- * but a dot): takes a run of bytes up to the next CR, and the CR LF after
- * it, when the run holds no LF and no NUL. Returns the octets taken; 0
- * leaves the byte at p to data_byte(), which alone sees bare CRs, bare LFs,
- * NULs and dots at the start of a line, and so alone can end the data.
+ * but a dot), over octets that hold no NUL: takes a run of bytes up to the
+ * next CR, and the CR LF after it, when the run holds no LF. Returns the
+ * octets taken; 0 leaves the byte at p to data_byte(), which alone sees
+ * bare CRs, bare LFs, NULs and dots at the start of a line, and so alone
+ * can end the data.
  */
 static size_t data_text_run(struct message *m, const char *p, size_t n)
 {
 	const char *cr = memchr(p, '\r', n);
 	size_t len = cr != NULL ? (size_t)(cr - p) : n;
 
-	if (memchr(p, '\n', len) != NULL || memchr(p, '\0', len) != NULL)
+	if (memchr(p, '\n', len) != NULL)
 		return 0;
 	if (cr != NULL && len + 1 < n && cr[1] == '\n') {
 		spool_line(m, p, len);
@@ -1166,22 +1167,36 @@ static size_t data_text_run(struct message *m, const char *p, size_t n)
 	return len;
 }
 
-/* Feeds received bytes to the machine; returns how many it took (it
- * stops after the end of the data). */
-static size_t data_feed(struct message *m, const char *p, size_t n)
+/* Where the fast path must stop in p[from..n): at the next NUL. */
+static size_t nul_free_end(const char *p, size_t from, size_t n)
 {
-	size_t i = 0;
+	const char *nul = memchr(p + from, '\0', n - from);
 
+	return nul != NULL ? (size_t)(nul - p) : n;
+}
+
+/* Feeds a chunk of received bytes to the machine, which keeps the message
+ * in place in it and spools that; returns how many octets it took (it
+ * stops after the end of the data and leaves what follows as it was). */
+static size_t data_feed(struct message *m, char *p, size_t n)
+{
+	size_t i = 0, clean = nul_free_end(p, 0, n);
+
+	m->out = p;
 	while (i < n && m->state != D_END) {
-		if (m->state == D_TEXT || (m->state == D_BOL && p[i] != '.')) {
-			size_t took = data_text_run(m, p + i, n - i);
+		if (i < clean && (m->state == D_TEXT ||
+				  (m->state == D_BOL && p[i] != '.'))) {
+			size_t took = data_text_run(m, p + i, clean - i);
 			if (took > 0) {
 				i += took;
 				continue;
 			}
 		}
 		data_byte(m, p[i++]);
+		if (i > clean)
+			clean = nul_free_end(p, i, n);
 	}
+	spool_kept(m, p);
 	m->wire += i;
 	return i;
 }
@@ -1211,7 +1226,6 @@ static int data_receive(struct message *m)
 			return 0;
 		in.pos += data_feed(m, in.buf + in.pos, in.end - in.pos);
 	}
-	spool_flush(m);
 	return 1;
 }
 
@@ -1253,7 +1267,7 @@ static void received_put(struct message *m)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	spool_put(m, header, received_header(header, sizeof(header), &r));
+	spool_write(m, header, received_header(header, sizeof(header), &r));
 }
 
 static void log_message(const struct message *m, int code, const char *drop)
@@ -1343,7 +1357,7 @@ static void do_data_phase(void)
 {
 	struct message *m = &message;
 
-	memset(m, 0, offsetof(struct message, buf));
+	memset(m, 0, sizeof(*m));
 	m->spool = spool_open();
 	if (m->spool < 0)
 		m->spool_error = 1;
