@@ -75,6 +75,8 @@ if kind == "noread":
             sent += ours.send(data[sent:sent + 65536])
         except BlockingIOError:
             time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError):
+            break  # smtpd gave up on us between alive() and send()
     # Never read: smtpd's replies fill the socket and its writes time out.
 else:
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
