@@ -220,7 +220,7 @@ def loopback(recv, small_rates):
         say("note: loopback measure needs smtp-source (postfix) and tcpserver")
         return {}
     rates = {name: [] for name in recv if name != "cat"}
-    for _ in range(max(3, ROUNDS // 2)):
+    for _ in range(ROUNDS):
         for name in rates:
             cmd, env = recv[name]
             # About two seconds of sessions each (Exim does some 20 a
