@@ -30,8 +30,10 @@ test_expect_success 'a value missing after grouped flags' 'usage_fails -RRn'
 test_expect_success 'an unknown option among grouped flags' 'usage_fails -Rx true'
 test_expect_success '"--" with nothing after it' 'usage_fails -R --'
 test_expect_success 'an option after "--" is the maildrop' '
-	"$SMTPD" -R -- -s 10 </dev/null >stdout 2>stderr &&
-	[ ! -s stderr ] && [ "$(cat stdout)" != "" ]
+	printf "EHLO c\r\nQUIT\r\n" |
+		"$SMTPD" -R -n mx.example -- -s 10 >out 2>stderr &&
+	[ ! -s stderr ] &&
+	grep -q "^250-SIZE 10485760" out
 '
 
 test_expect_success '-n of 255 octets is taken whole' '
