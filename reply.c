@@ -205,3 +205,47 @@ char *log_field(char *dst, size_t dst_size, const char *src)
 	dst[i] = '\0';
 	return dst;
 }
+
+/* How one octet stands in a quoted log field; returns its length. */
+static size_t quote_octet(char out[4], unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c == '"' || c == '\\') {
+		out[0] = '\\';
+		out[1] = (char)c;
+		return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		out[0] = (char)c;
+		return 1;
+	}
+	out[0] = '\\';
+	out[1] = 'x';
+	out[2] = hex[c >> 4];
+	out[3] = hex[c & 15];
+	return 4;
+}
+
+char *log_quote(char *dst, size_t dst_size, const char *src, size_t src_len)
+{
+	/* Room kept for "...", the closing quote and the NUL. */
+	size_t limit = dst_size - 5, out = 0, i;
+
+	dst[out++] = '"';
+	for (i = 0; i < src_len; i++) {
+		char esc[4];
+		size_t n = quote_octet(esc, (unsigned char)src[i]);
+
+		if (out + n > limit) {
+			memcpy(dst + out, "...", 3);
+			out += 3;
+			break;
+		}
+		memcpy(dst + out, esc, n);
+		out += n;
+	}
+	dst[out++] = '"';
+	dst[out] = '\0';
+	return dst;
+}

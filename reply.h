@@ -75,9 +75,18 @@ struct received {
 size_t received_header(char *dst, size_t dst_size, const struct received *r);
 
 /*
- * Copies src into dst for a log line: printable ASCII is kept, any other
- * byte becomes '?', and it is cut to dst_size - 1 bytes. Returns dst.
+ * Copies src into dst for a message on one line: printable ASCII is kept, any
+ * other byte becomes '?', and it is cut to dst_size - 1 bytes. Returns dst.
  */
 char *log_field(char *dst, size_t dst_size, const char *src);
+
+/*
+ * Writes src_len octets of src into dst as one log field that nothing in
+ * it can end or imitate: in double quotes, '"' and a backslash escaped with a
+ * backslash, every other byte outside printable ASCII as \xHH. When it does not
+ * fit in dst_size (at least 8), it is cut after a whole escape and ends in
+ * "...". Returns dst.
+ */
+char *log_quote(char *dst, size_t dst_size, const char *src, size_t src_len);
 
 #endif
