@@ -1,9 +1,14 @@
 /*
  * smtpd - a small SMTP receiver of the inetd kind.
  *
- * One process serves one connection on standard input and output. Every
- * byte it writes to the client is built by reply.c; every byte it reads
- * comes through in_fill(). See man/smtpd.8 and ../shared/SPEC.md.
+ * One process serves one connection on standard input and output (or on
+ * the descriptors a TLS launcher hands over). Every byte it writes to the
+ * client is built by reply.c; every byte it reads comes through in_fill()
+ * or, before the session, proxy_read(). man/smtpd.8 is the contract.
+ *
+ * Sections: limits and state; output; input; the PROXY header; the peer;
+ * logging; addresses; the envelope; the message (DATA and BDAT); the
+ * maildrop; STARTTLS; commands; start-up.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -31,30 +37,46 @@
 
 #include "reply.h"
 
+/* ---- limits and state ---- */
+
 /* RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF. */
 #define COMMAND_LINE_MAX 512
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its "<>". */
 #define ADDRESS_MAX 254
 /* Replies of 5xx to commands before the session is cut off with 421. */
 #define ERROR_LIMIT 20
+/* HELO, EHLO, NOOP, VRFY, HELP and RSET allowed between two messages. */
+#define JUNK_LIMIT 100
 /* The most the peer's name lookup may take, in seconds. */
 #define RESOLVE_SECONDS 5
+/* The most the PROXY header may take to arrive, in seconds. */
+#define PROXY_SECONDS 5
 /* DATA must go on at this rate, on average, after its first -t seconds. */
 #define DATA_MIN_RATE 10240
+/* A BDAT size has at most this many digits (2^64-1 has 20). */
+#define BDAT_DIGITS_MAX 20
 #define RCPT_LIMIT_MAX 100000
 #define SECONDS_MAX 86400
 #define IN_BUF_SIZE 65536
 #define OUT_BUF_SIZE 8192
 /* How much of the maildrop's output the log line keeps. */
 #define MAILDROP_LOG_MAX 200
+/* The PROXY protocol: a v1 line is at most 107 octets with its CRLF; a v2
+ * header is 16 octets and at most 65535 more. */
+#define PROXY_V1_MAX 107
+#define PROXY_V1_MIN 15 /* "PROXY UNKNOWN\r\n" */
+#define PROXY_V2_HEAD 16
+#define PROXY_MAX (PROXY_V2_HEAD + 65535)
 
 static const char usage_text[] =
-	"usage: smtpd [-R] [-n name] [-a domain]... [-s bytes] [-r count] "
+	"usage: smtpd [-pRS] [-n name] [-a domain]... [-s bytes] [-r count] "
 	"[-t seconds] [-m seconds] [--] maildrop [arg ...]";
 
 static struct config {
 	char name[DOMAIN_MAX + 1];
 	int resolve;
+	int proxy;    /* -p: a PROXY header comes first */
+	int starttls; /* -S: offer STARTTLS */
 	char **domains;
 	size_t domain_count;
 	unsigned long long size_limit;
@@ -71,28 +93,51 @@ static struct config {
 	.maildrop_timeout = 300,
 };
 
+/*
+ * The one place that knows the session's descriptors: reads come from
+ * in_fd, replies go to out_fd. STARTTLS under UCSPI-TLS switches both;
+ * under tlswrapper -n they stay 0 and 1 and only tls_ctl_fd is used.
+ */
+static struct {
+	int in_fd, out_fd;
+	enum { LAUNCHER_NONE, LAUNCHER_TLSWRAPPER, LAUNCHER_UCSPI } launcher;
+	int tls_ctl_fd;		       /* tlswrapper's 5, or SSLCTLFD */
+	int tls_read_fd, tls_write_fd; /* SSLREADFD, SSLWRITEFD */
+} io = {.in_fd = 0, .out_fd = 1, .tls_ctl_fd = -1};
+
 static struct peer {
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
 	char addr[ADDR_TEXT_MAX + 1]; /* "" when the peer has no address */
 	char name[NI_MAXHOST];	      /* sanitized; "unknown" when none */
 	int confirmed;
+	/* With -p: the connection's own address (the proxy's), or "local"
+	 * when the header kept it as the peer. */
+	char proxy[ADDR_TEXT_MAX + 1];
 	enum { LOOKUP_NONE, LOOKUP_RUNNING, LOOKUP_DONE } lookup;
 	pid_t lookup_pid;
 	int lookup_fd;
 	long long lookup_deadline;
 } peer;
 
+/* How the message of the transaction arrives; a failed BDAT transaction
+ * reads and drops its chunks until RSET or LAST. */
+enum body { BODY_NONE, BODY_BDAT, BODY_BDAT_FAILED };
+
 static struct session {
 	char helo[COMMAND_LINE_MAX];
 	int greeted;
 	int esmtp;
+	int tls; /* STARTTLS done, or the PROXY header said TLS */
 	int in_mail;
+	int utf8; /* this transaction's MAIL carried SMTPUTF8 */
+	enum body body;
 	char sender[ADDRESS_MAX + 1];
 	char **rcpt;
 	size_t rcpt_count;
 	size_t rcpt_cap;
 	unsigned errors;
+	unsigned junk;
 	unsigned messages;
 } ss;
 
@@ -134,13 +179,13 @@ static ssize_t out_write(const char *buf, size_t len)
 
 	/* MSG_DONTWAIT: a full socket must not block past the deadline. */
 	if (!out.not_socket) {
-		n = send(1, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = send(io.out_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n >= 0 || errno != ENOTSOCK)
 			return n;
 		out.not_socket = 1;
 	}
 	/* A pipe that polls writable takes PIPE_BUF octets without blocking. */
-	return write(1, buf, len > PIPE_BUF ? PIPE_BUF : len);
+	return write(io.out_fd, buf, len > PIPE_BUF ? PIPE_BUF : len);
 }
 
 static void out_flush(void)
@@ -149,7 +194,7 @@ static void out_flush(void)
 	size_t done = 0;
 
 	while (done < out.len) {
-		struct pollfd p = {.fd = 1, .events = POLLOUT};
+		struct pollfd p = {.fd = io.out_fd, .events = POLLOUT};
 		int r = poll(&p, 1, poll_ms(deadline));
 		ssize_t n;
 
@@ -202,6 +247,16 @@ static void say(int code, int more, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A 421 that ends the session: written, flushed, and the exit is 75. */
+static void close_with_421(const char *status, const char *text,
+			   const char *why) __attribute__((noreturn));
+static void close_with_421(const char *status, const char *text,
+			   const char *why)
+{
+	say(421, 0, "%s %s %s, closing connection", status, cfg.name, text);
+	session_exit(EX_TEMPFAIL, why);
+}
+
 /* A 5xx reply to a command: counted, and too many end the session. */
 static void refuse(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -212,11 +267,8 @@ static void refuse(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsay(code, 0, fmt, ap);
 	va_end(ap);
-	if (++ss.errors >= ERROR_LIMIT) {
-		say(421, 0, "4.7.0 %s Too many errors, closing connection",
-		    cfg.name);
-		session_exit(EX_TEMPFAIL, "too many errors");
-	}
+	if (++ss.errors >= ERROR_LIMIT)
+		close_with_421("4.7.0", "Too many errors", "too many errors");
 }
 
 /* ---- input: one wrapper owns every read from the client ---- */
@@ -224,7 +276,7 @@ static void refuse(int code, const char *fmt, ...)
 /*
  * Flushes pending replies (all PIPELINING needs), then waits for input
  * until deadline, and at most -t seconds. Returns 0 at end of input; a
- * timeout or a read error ends the session here.
+ * timeout, a reset or a read error ends the session here.
  */
 static int in_fill(long long deadline)
 {
@@ -240,24 +292,23 @@ static int in_fill(long long deadline)
 		in.pos = 0;
 	}
 	for (;;) {
-		struct pollfd p = {.fd = 0, .events = POLLIN};
+		struct pollfd p = {.fd = io.in_fd, .events = POLLIN};
 		int r = poll(&p, 1, poll_ms(deadline));
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r == 0) {
-			say(421, 0, "4.4.2 %s Timeout, closing connection",
-			    cfg.name);
-			session_exit(EX_TEMPFAIL, "timeout");
-		}
+		if (r == 0)
+			close_with_421("4.4.2", "Timeout", "timeout");
 		if (r < 0)
 			session_exit(EX_TEMPFAIL, "poll error");
-		n = read(0, in.buf + in.end, sizeof(in.buf) - in.end);
+		n = read(io.in_fd, in.buf + in.end, sizeof(in.buf) - in.end);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n < 0 && errno != ECONNRESET)
-			session_exit(EX_TEMPFAIL, "read error");
-		if (n <= 0)
+		if (n < 0)
+			session_exit(EX_TEMPFAIL, errno == ECONNRESET
+							  ? "connection reset"
+							  : "read error");
+		if (n == 0)
 			return 0;
 		in.end += (size_t)n;
 		return 1;
@@ -304,6 +355,293 @@ static enum line_result read_line(char *line, size_t *len)
 	line[have] = '\0';
 	*len = have;
 	return LINE_OK;
+}
+
+/* ---- the PROXY header (HAProxy's PROXY protocol, v1 and v2) ---- */
+
+struct proxy_header {
+	size_t length; /* octets of the whole header, once complete */
+	int version;
+	int keep_peer; /* UNKNOWN, LOCAL or another family: no address */
+	int tls;       /* v2: PP2_TYPE_SSL with PP2_CLIENT_SSL */
+	struct sockaddr_storage src;
+	socklen_t src_len;
+};
+
+enum proxy_status { PROXY_MORE, PROXY_DONE, PROXY_BAD };
+
+static const unsigned char proxy_v2_sig[12] = {
+	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
+
+/* A v1 port: 0 to 65535, digits only, no leading zero. */
+static int proxy_port(const char *p, size_t n)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (n == 0 || n > 5 || (n > 1 && p[0] == '0'))
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		v = v * 10 + (unsigned long)(p[i] - '0');
+	}
+	return v <= 65535;
+}
+
+/* A v1 address of family af, parsed with inet_pton (which refuses
+ * leading zeros in IPv4); the source one is kept in *sa. */
+static int proxy_addr(const char *p, size_t n, int af,
+		      struct sockaddr_storage *sa, socklen_t *sa_len)
+{
+	char text[INET6_ADDRSTRLEN];
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+	int ok;
+
+	if (n == 0 || n >= sizeof(text))
+		return 0;
+	memcpy(text, p, n);
+	text[n] = '\0';
+	if (af == AF_INET)
+		ok = inet_pton(AF_INET, text, &s4.sin_addr) == 1;
+	else
+		ok = inet_pton(AF_INET6, text, &s6.sin6_addr) == 1;
+	if (!ok || sa == NULL)
+		return ok;
+	memset(sa, 0, sizeof(*sa));
+	if (af == AF_INET)
+		memcpy(sa, &s4, sizeof(s4));
+	else
+		memcpy(sa, &s6, sizeof(s6));
+	*sa_len = af == AF_INET ? sizeof(s4) : sizeof(s6);
+	return 1;
+}
+
+/* Splits the v1 fields after "PROXY " at single spaces: at most 5. */
+static size_t proxy_v1_fields(const char *p, size_t n, const char *f[5],
+			      size_t len[5])
+{
+	size_t count = 0, start = 0, i;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && p[i] != ' ')
+			continue;
+		if (count == 5)
+			return 6;
+		f[count] = p + start;
+		len[count++] = i - start;
+		start = i + 1;
+	}
+	return count;
+}
+
+/* The v1 line "PROXY proto src dst sport dport\r\n", complete in p[0..n). */
+static enum proxy_status proxy_v1_line(const char *p, size_t n,
+				       struct proxy_header *h, const char **why)
+{
+	const char *f[5];
+	size_t len[5], count;
+	int af;
+
+	*why = "malformed PROXY v1 header";
+	if (n < 8 || p[n - 2] != '\r')
+		return PROXY_BAD;
+	count = proxy_v1_fields(p + 6, n - 8, f, len);
+	h->version = 1;
+	h->length = n;
+	if (count >= 1 && len[0] == 7 && memcmp(f[0], "UNKNOWN", 7) == 0) {
+		h->keep_peer = 1; /* the rest of the line does not matter */
+		return PROXY_DONE;
+	}
+	if (count != 5 || len[0] != 4 || memcmp(f[0], "TCP", 3) != 0 ||
+	    (f[0][3] != '4' && f[0][3] != '6'))
+		return PROXY_BAD;
+	af = f[0][3] == '4' ? AF_INET : AF_INET6;
+	if (!proxy_addr(f[1], len[1], af, &h->src, &h->src_len) ||
+	    !proxy_addr(f[2], len[2], af, NULL, NULL) ||
+	    !proxy_port(f[3], len[3]) || !proxy_port(f[4], len[4]))
+		return PROXY_BAD;
+	return PROXY_DONE;
+}
+
+static enum proxy_status proxy_v1(const unsigned char *buf, size_t n,
+				  struct proxy_header *h, size_t *need,
+				  const char **why)
+{
+	const unsigned char *lf = memchr(buf, '\n', n);
+
+	if (memcmp(buf, "PROXY ", n < 6 ? n : 6) != 0) {
+		*why = "not a PROXY header";
+		return PROXY_BAD;
+	}
+	if (lf != NULL)
+		return proxy_v1_line((const char *)buf, (size_t)(lf - buf) + 1,
+				     h, why);
+	if (n >= PROXY_V1_MAX) {
+		*why = "PROXY v1 header longer than 107 octets";
+		return PROXY_BAD;
+	}
+	/* No valid line is shorter than PROXY_V1_MIN; past that, one octet
+	 * at a time, so that nothing after the LF is ever read. */
+	*need = n < PROXY_V1_MIN ? PROXY_V1_MIN - n : 1;
+	return PROXY_MORE;
+}
+
+/* v2 TLVs after the addresses: each must end inside the header. */
+static enum proxy_status proxy_v2_tlvs(const unsigned char *p, size_t n,
+				       struct proxy_header *h, const char **why)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t len;
+
+		if (n - i < 3) {
+			*why = "PROXY v2 TLV runs past the header";
+			return PROXY_BAD;
+		}
+		len = (size_t)p[i + 1] << 8 | p[i + 2];
+		if (len > n - i - 3) {
+			*why = "PROXY v2 TLV runs past the header";
+			return PROXY_BAD;
+		}
+		/* PP2_TYPE_SSL (0x20): its first octet's bit PP2_CLIENT_SSL
+		 * says the client spoke TLS to the proxy. */
+		if (p[i] == 0x20 && len >= 1 && (p[i + 3] & 0x01))
+			h->tls = 1;
+		i += 3 + len;
+	}
+	return PROXY_DONE;
+}
+
+/* The v2 header, complete in p[0..n): command, family, addresses, TLVs. */
+static enum proxy_status proxy_v2_header(const unsigned char *p, size_t n,
+					 struct proxy_header *h,
+					 const char **why)
+{
+	static const struct {
+		unsigned char family;
+		size_t block;
+	} families[] = {{0x00, 0},  {0x11, 12},	 {0x12, 12}, {0x21, 36},
+			{0x22, 36}, {0x31, 216}, {0x32, 216}};
+	size_t body = n - PROXY_V2_HEAD, block = 0, i;
+	int command = p[12] & 0x0f, known = 0;
+
+	h->version = 2;
+	h->length = n;
+	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		if (families[i].family == p[13]) {
+			block = families[i].block;
+			known = 1;
+		}
+	*why = "malformed PROXY v2 header";
+	if ((p[12] >> 4) != 2 || command > 1 || !known || body < block)
+		return PROXY_BAD;
+	h->keep_peer = command == 0 || (p[13] != 0x11 && p[13] != 0x21);
+	if (!h->keep_peer) {
+		struct sockaddr_in s4 = {.sin_family = AF_INET};
+		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+
+		memset(&h->src, 0, sizeof(h->src));
+		if (p[13] == 0x11) {
+			memcpy(&s4.sin_addr, p + PROXY_V2_HEAD, 4);
+			memcpy(&h->src, &s4, sizeof(s4));
+			h->src_len = sizeof(s4);
+		} else {
+			memcpy(&s6.sin6_addr, p + PROXY_V2_HEAD, 16);
+			memcpy(&h->src, &s6, sizeof(s6));
+			h->src_len = sizeof(s6);
+		}
+	}
+	if (command == 0)
+		return PROXY_DONE; /* LOCAL: the rest is to be ignored */
+	return proxy_v2_tlvs(p + PROXY_V2_HEAD + block, body - block, h, why);
+}
+
+static enum proxy_status proxy_v2(const unsigned char *buf, size_t n,
+				  struct proxy_header *h, size_t *need,
+				  const char **why)
+{
+	size_t total;
+
+	if (memcmp(buf, proxy_v2_sig, n < 12 ? n : 12) != 0) {
+		*why = "not a PROXY header";
+		return PROXY_BAD;
+	}
+	/* A bad version or command is refused before its length is read. */
+	if (n > 12 && ((buf[12] >> 4) != 2 || (buf[12] & 0x0f) > 1)) {
+		*why = "malformed PROXY v2 header";
+		return PROXY_BAD;
+	}
+	if (n < PROXY_V2_HEAD) {
+		*need = PROXY_V2_HEAD - n;
+		return PROXY_MORE;
+	}
+	total = PROXY_V2_HEAD + ((size_t)buf[14] << 8 | buf[15]);
+	if (n < total) {
+		*need = total - n;
+		return PROXY_MORE;
+	}
+	return proxy_v2_header(buf, total, h, why);
+}
+
+/*
+ * Reads a PROXY header from the n octets in buf, which hold no more than
+ * the header. PROXY_MORE sets *need to how many more octets may be read
+ * without passing the header's end; PROXY_DONE fills h; PROXY_BAD sets
+ * *why. The version is told by the first octet.
+ */
+static enum proxy_status proxy_parse(const unsigned char *buf, size_t n,
+				     struct proxy_header *h, size_t *need,
+				     const char **why)
+{
+	memset(h, 0, sizeof(*h));
+	*need = 0;
+	*why = "";
+	if (n == 0) {
+		*need = 1;
+		return PROXY_MORE;
+	}
+	if (buf[0] == 'P')
+		return proxy_v1(buf, n, h, need, why);
+	if (buf[0] == proxy_v2_sig[0])
+		return proxy_v2(buf, n, h, need, why);
+	*why = "not a PROXY header";
+	return PROXY_BAD;
+}
+
+/* Reads exactly the PROXY header, within PROXY_SECONDS; anything wrong
+ * ends the session before the banner. */
+static void proxy_read(struct proxy_header *h)
+{
+	static unsigned char buf[PROXY_MAX];
+	long long deadline = now_ms() + PROXY_SECONDS * 1000LL;
+	size_t have = 0, need;
+	const char *why;
+	enum proxy_status st;
+
+	while ((st = proxy_parse(buf, have, h, &need, &why)) == PROXY_MORE) {
+		struct pollfd p = {.fd = io.in_fd, .events = POLLIN};
+		int r = poll(&p, 1, poll_ms(deadline));
+		ssize_t n;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			session_exit(EX_TEMPFAIL,
+				     "PROXY header not complete in time");
+		n = r < 0 ? -1 : read(io.in_fd, buf + have, need);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			session_exit(EX_TEMPFAIL,
+				     n == 0 ? "end of input in PROXY header"
+					    : "read error in PROXY header");
+		have += (size_t)n;
+	}
+	if (st == PROXY_BAD)
+		session_exit(EX_TEMPFAIL, why);
 }
 
 /* ---- the peer ---- */
@@ -358,18 +696,9 @@ static void unmap_v4(struct peer *p)
 	p->sa_len = sizeof(s4);
 }
 
-static void peer_address(void)
+/* Sets peer.addr from peer.sa, when that holds an IP address. */
+static void peer_address_text(int ok)
 {
-	int ok;
-
-	peer.sa_len = sizeof(peer.sa);
-	ok = getpeername(0, (struct sockaddr *)&peer.sa, &peer.sa_len) == 0;
-	if (!ok) {
-		const char *ip = getenv("TCPREMOTEIP");
-		if (ip == NULL || *ip == '\0')
-			ip = getenv("REMOTE_ADDR");
-		ok = sockaddr_from_text(ip, &peer);
-	}
 	if (ok &&
 	    (peer.sa.ss_family == AF_INET || peer.sa.ss_family == AF_INET6)) {
 		unmap_v4(&peer);
@@ -377,6 +706,38 @@ static void peer_address(void)
 			return;
 	}
 	peer.addr[0] = '\0';
+}
+
+/* The connection's own peer: the socket's, else the launcher's word. */
+static void peer_address(void)
+{
+	int ok;
+
+	peer.sa_len = sizeof(peer.sa);
+	ok = getpeername(io.in_fd, (struct sockaddr *)&peer.sa, &peer.sa_len) ==
+	     0;
+	if (!ok) {
+		const char *ip = getenv("TCPREMOTEIP");
+		if (ip == NULL || *ip == '\0')
+			ip = getenv("REMOTE_ADDR");
+		ok = sockaddr_from_text(ip, &peer);
+	}
+	peer_address_text(ok);
+}
+
+/* With -p: the header's source becomes the peer; the connection's own
+ * address (the proxy's) is kept for the log. */
+static void peer_from_proxy(const struct proxy_header *h)
+{
+	if (h->keep_peer) {
+		snprintf(peer.proxy, sizeof(peer.proxy), "local");
+		return;
+	}
+	snprintf(peer.proxy, sizeof(peer.proxy), "%s",
+		 peer.addr[0] ? peer.addr : "unknown");
+	memcpy(&peer.sa, &h->src, sizeof(peer.sa));
+	peer.sa_len = h->src_len;
+	peer_address_text(1);
 }
 
 static int same_address(const struct sockaddr *a, const struct sockaddr *b)
@@ -418,13 +779,17 @@ static void lookup_child(int fd)
 	size_t len;
 	int null = open("/dev/null", O_RDWR);
 
-	/* Let go of the client's socket, so a lingering lookup never holds
-	 * the connection open after smtpd has closed it. */
+	/* Let go of the client's socket and of a TLS launcher's pipes, so a
+	 * lingering lookup never holds the connection open after smtpd has
+	 * closed it. */
 	if (null >= 0) {
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(null, 2);
 	}
+	if (fd != 3 && dup2(fd, 3) == 3)
+		fd = 3;
+	closefrom(fd + 1);
 	if (getnameinfo((struct sockaddr *)&peer.sa, peer.sa_len, host,
 			sizeof(host), NULL, 0, NI_NAMEREQD) != 0)
 		_exit(0);
@@ -478,6 +843,8 @@ static int name_usable(const char *name)
 	       inet_pton(AF_INET6, name, scratch) != 1;
 }
 
+/* Stops the lookup child. It is reaped only here, after the kill, so its
+ * PID cannot have been given to another process when it is signalled. */
 static void peer_lookup_stop(void)
 {
 	if (peer.lookup != LOOKUP_RUNNING)
@@ -528,123 +895,380 @@ static void peer_lookup_finish(void)
 
 /* ---- logging: syslog only, never the client ---- */
 
+/*
+ * Every field that comes from the client is written by log_quote(): in
+ * quotes, with escapes, so that "EHLO x messages=9 end=quit" cannot make
+ * a line that seems to say more than it does. The rest are smtpd's own.
+ */
 static void session_exit(int status, const char *why)
 {
-	char helo[64], name[256];
+	char helo[COMMAND_LINE_MAX * 2], proxy[ADDR_TEXT_MAX + 8] = "";
 
 	out_flush();
 	peer_lookup_stop();
-	syslog(LOG_INFO, "session peer=%s [%s] helo=%s messages=%u end=%s",
-	       log_field(name, sizeof(name), peer.name), peer.addr,
-	       log_field(helo, sizeof(helo), ss.helo), ss.messages, why);
+	if (cfg.proxy)
+		snprintf(proxy, sizeof(proxy), " proxy=%s",
+			 peer.proxy[0] ? peer.proxy : "none");
+	syslog(LOG_INFO,
+	       "session peer=%s [%s] helo=%s tls=%s%s messages=%u end=%s",
+	       peer.name[0] ? peer.name : "unknown", peer.addr,
+	       log_quote(helo, sizeof(helo), ss.helo, strlen(ss.helo)),
+	       ss.tls ? "yes" : "no", proxy, ss.messages, why);
 	exit(status);
 }
 
-/* ---- envelope ---- */
+/* ---- addresses: the RFC 5321 grammar, read once ---- */
 
-static void transaction_reset(void)
+/*
+ * RFC 3629: well-formed UTF-8 (no overlong forms, no surrogates, nothing
+ * past U+10FFFF), and no C1 control (U+0080 to U+009F), which some
+ * terminals and log readers obey like their 7-bit twins.
+ */
+/* How long a UTF-8 sequence that starts with c is; 0 when none may. */
+static size_t utf8_length(unsigned char c)
+{
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
+	return 0; /* a continuation octet, C0, C1 (overlong) or F5-FF */
+}
+
+static int utf8_valid(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = p[i];
+		size_t len = utf8_length(c);
+		unsigned char lo = 0x80, hi = 0xbf;
+		size_t k;
+
+		if (len == 0 || len > n - i)
+			return 0;
+		if (c == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (c == 0xed)
+			hi = 0x9f; /* surrogates */
+		else if (c == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f; /* past U+10FFFF */
+		else if (c == 0xc2)
+			lo = 0xa0; /* C1 controls */
+		for (k = 1; k < len; k++) {
+			unsigned char b = p[i + k];
+			if (b < (k == 1 ? lo : 0x80) ||
+			    b > (k == 1 ? hi : 0xbf))
+				return 0;
+		}
+		i += len;
+	}
+	return 1;
+}
+
+static int is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+/* RFC 5322 atext, and with SMTPUTF8 any octet of a UTF-8 sequence (RFC
+ * 6531 3.3; the sequences were checked as a whole before). */
+static int is_atext(unsigned char c, int utf8)
+{
+	return is_alnum(c) ||
+	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL) ||
+	       (utf8 && c >= 0x80);
+}
+
+/* Dot-string = Atom *("." Atom). */
+static int dot_string(const unsigned char *p, size_t n, int utf8)
 {
 	size_t i;
 
-	for (i = 0; i < ss.rcpt_count; i++)
-		free(ss.rcpt[i]);
-	ss.rcpt_count = 0;
-	ss.in_mail = 0;
-	ss.sender[0] = '\0';
-}
-
-enum path_error { PATH_OK, PATH_SYNTAX, PATH_TOO_LONG, PATH_BAD_ADDRESS };
-
-/* Finds the '>' that closes a path, past quoted strings. */
-static char *path_end(char *p)
-{
-	int quoted = 0;
-
-	for (; *p != '\0'; p++) {
-		if (quoted && *p == '\\' && p[1] != '\0')
-			p++;
-		else if (*p == '"')
-			quoted = !quoted;
-		else if (!quoted && *p == '>')
-			return p;
-	}
-	return NULL;
-}
-
-/*
- * The address becomes one argv element of the maildrop. A leading '-'
- * would make it an option (sendmail -oQ, -X: CVE-2020-7247's kin), and
- * control bytes or spaces could split or forge a line downstream; 8-bit
- * bytes need SMTPUTF8, which is not offered.
- */
-static int address_is_safe(const char *a)
-{
-	if (*a == '-')
+	if (n == 0 || p[0] == '.' || p[n - 1] == '.')
 		return 0;
-	for (; *a != '\0'; a++)
-		if ((unsigned char)*a <= ' ' || (unsigned char)*a >= 0x7f)
+	for (i = 0; i < n; i++)
+		if (p[i] == '.' ? p[i + 1] == '.' : !is_atext(p[i], utf8))
 			return 0;
 	return 1;
 }
 
 /*
- * Parses "KEYWORD:<path> params" (keyword "FROM" or "TO"): copies the
- * address, without a source route, to addr, and points *params at what
- * follows the path.
+ * Quoted-string = DQUOTE *QcontentSMTP DQUOTE, p[0] being the opening
+ * quote; returns the length through the closing quote, or 0. Besides the
+ * grammar's own limits, the content may not hold '@', ',', ';', ':', '<'
+ * or '>', quoted or escaped: sendmail and MTAs read those as list, route
+ * or address delimiters even inside quotes, so such a local part could
+ * become more than one address, or one somewhere else.
  */
-static enum path_error parse_path(char *arg, const char *keyword,
-				  char addr[ADDRESS_MAX + 1], char **params)
+static size_t quoted_string(const unsigned char *p, size_t n, int utf8)
 {
-	size_t klen = strlen(keyword), len;
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		unsigned char c = p[i];
+
+		if (c == '"')
+			return i > 1 ? i + 1
+				     : 0; /* "" is an empty local part */
+		if (c == '\\' && i + 1 < n && p[i + 1] >= 32 && p[i + 1] < 127)
+			c = p[++i];
+		else if (c == '\\' || (c < 32 && c != 0) || c == 127 ||
+			 (c >= 0x80 && !utf8))
+			return 0;
+		if (c == 0 || strchr("@,;:<>", c) != NULL)
+			return 0;
+	}
+	return 0;
+}
+
+/* Domain = sub-domain *("." sub-domain), each a letter or digit, then
+ * letters, digits and '-', ending in a letter or digit, at most 63; with
+ * SMTPUTF8 a U-label's octets count as letters (RFC 6531 3.3). */
+static int domain_name(const unsigned char *p, size_t n, int utf8)
+{
+	size_t i, label = 0;
+
+	if (n == 0 || n > DOMAIN_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		int letter = is_alnum(p[i]) || (utf8 && p[i] >= 0x80);
+
+		if (p[i] == '.') {
+			if (label == 0 || p[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if (letter || (p[i] == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return label > 0 && p[n - 1] != '-';
+}
+
+/* address-literal: "[" IPv4 or "IPv6:" IPv6 "]", read by inet_pton. */
+static int address_literal(const unsigned char *p, size_t n)
+{
+	char text[INET6_ADDRSTRLEN + 8];
+	unsigned char scratch[sizeof(struct in6_addr)];
+
+	if (n < 3 || p[0] != '[' || p[n - 1] != ']' || n - 2 >= sizeof(text))
+		return 0;
+	memcpy(text, p + 1, n - 2);
+	text[n - 2] = '\0';
+	if (strncasecmp(text, "IPv6:", 5) == 0)
+		return inet_pton(AF_INET6, text + 5, scratch) == 1;
+	return inet_pton(AF_INET, text, scratch) == 1;
+}
+
+/* A Mailbox as the grammar read it: what -a checks, what the log shows
+ * and what the maildrop's argv gets are this, never another reading. */
+struct mailbox {
+	char text[ADDRESS_MAX + 1]; /* as sent, without a source route */
+	size_t local_len;	    /* text[0..local_len) is the local part */
+	const char *domain;	    /* in text; NULL for bare postmaster */
+	int routing;		    /* '@', '%' or '!' in the local part */
+};
+
+enum addr_error {
+	ADDR_OK,
+	ADDR_SYNTAX,	  /* no path: 501 */
+	ADDR_TOO_LONG,	  /* 501 */
+	ADDR_UNSAFE,	  /* leading '-', space or control: 553 */
+	ADDR_EIGHT_BIT,	  /* 8-bit without SMTPUTF8: 550/553 5.6.7 */
+	ADDR_BAD_UTF8,	  /* 553 */
+	ADDR_NOT_MAILBOX, /* 553 */
+};
+
+/*
+ * The address becomes one argv element of the maildrop. A leading '-'
+ * would make it an option (sendmail -oQ, -X: CVE-2020-7247's kin), and
+ * control bytes or spaces could split or forge a line downstream.
+ */
+static enum addr_error address_bytes(const unsigned char *p, size_t n, int utf8)
+{
+	size_t i;
+	int eight_bit = 0;
+
+	if (n > ADDRESS_MAX)
+		return ADDR_TOO_LONG;
+	if (n > 0 && p[0] == '-')
+		return ADDR_UNSAFE;
+	for (i = 0; i < n; i++) {
+		if (p[i] <= ' ' || p[i] == 0x7f)
+			return ADDR_UNSAFE;
+		eight_bit |= p[i] >= 0x80;
+	}
+	if (eight_bit && !utf8)
+		return ADDR_EIGHT_BIT;
+	if (eight_bit && !utf8_valid(p, n))
+		return ADDR_BAD_UTF8;
+	return ADDR_OK;
+}
+
+/*
+ * Reads p[0..n) as a Mailbox (RFC 5321 4.1.2: Local-part "@" (Domain /
+ * address-literal)), or for a recipient also the bare "postmaster" (RFC
+ * 5321 4.5.1). utf8: the transaction's MAIL carried SMTPUTF8.
+ */
+static enum addr_error mailbox_parse(const char *text, size_t n, int utf8,
+				     int rcpt, struct mailbox *mb)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	enum addr_error e = address_bytes(p, n, utf8);
+	size_t local;
+	const unsigned char *domain;
+
+	if (e != ADDR_OK)
+		return e;
+	memcpy(mb->text, text, n);
+	mb->text[n] = '\0';
+	mb->domain = NULL;
+	mb->routing = 0;
+	mb->local_len = n;
+	if (rcpt && n == 10 && strncasecmp(text, "postmaster", 10) == 0)
+		return ADDR_OK;
+	if (n > 0 && p[0] == '"') {
+		local = quoted_string(p, n, utf8);
+	} else {
+		const unsigned char *at = memchr(p, '@', n);
+		local = at != NULL ? (size_t)(at - p) : n;
+	}
+	if (local == 0 || local >= n || p[local] != '@' ||
+	    (p[0] != '"' && !dot_string(p, local, utf8)))
+		return ADDR_NOT_MAILBOX;
+	domain = p + local + 1;
+	if (domain[0] == '[' ? !address_literal(domain, n - local - 1)
+			     : !domain_name(domain, n - local - 1, utf8))
+		return ADDR_NOT_MAILBOX;
+	mb->local_len = local;
+	mb->domain = mb->text + local + 1;
+	mb->routing = memchr(p, '@', local) != NULL ||
+		      memchr(p, '%', local) != NULL ||
+		      memchr(p, '!', local) != NULL;
+	return ADDR_OK;
+}
+
+/* A-d-l = At-domain *( "," At-domain ), At-domain = "@" Domain. */
+static int source_route(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		const char *comma = memchr(p + i, ',', n - i);
+		size_t end = comma != NULL ? (size_t)(comma - p) : n;
+
+		const unsigned char *d = (const unsigned char *)p + i + 1;
+
+		if (p[i] != '@' || end == i + 1 ||
+		    !(d[0] == '[' ? address_literal(d, end - i - 1)
+				  : domain_name(d, end - i - 1, 0)))
+			return 0;
+		i = end + (comma != NULL);
+		if (comma != NULL && i == n)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Finds the path of "KEYWORD:<path> params" (keyword "FROM" or "TO"):
+ * sets *addr and *len to the address without a source route, and *params
+ * to what follows the path. The address itself is mailbox_parse()'s.
+ */
+static enum addr_error path_parse(char *arg, const char *keyword,
+				  const char **addr, size_t *len, char **params)
+{
+	size_t klen = strlen(keyword);
 	char *p = arg, *end;
 
 	if (strncasecmp(p, keyword, klen) != 0 || p[klen] != ':')
-		return PATH_SYNTAX;
+		return ADDR_SYNTAX;
 	p += klen + 1;
 	while (*p == ' ')
 		p++;
+	if (*p == '\0')
+		return ADDR_SYNTAX;
 	if (*p == '<') {
-		end = path_end(++p);
-		if (end == NULL)
-			return PATH_SYNTAX;
+		int quoted = 0;
+
+		/* The '>' that closes the path, past quoted strings. */
+		for (end = ++p; *end != '\0'; end++) {
+			if (quoted && *end == '\\' && end[1] != '\0')
+				end++;
+			else if (*end == '"')
+				quoted = !quoted;
+			else if (!quoted && *end == '>')
+				break;
+		}
+		if (*end != '>')
+			return ADDR_SYNTAX;
 		*params = end + 1;
 	} else {
 		end = strchrnul(p, ' ');
 		*params = end;
 	}
 	if (**params != '\0' && **params != ' ')
-		return PATH_SYNTAX;
-	/* RFC 5321 4.1.2: a source route is accepted and dropped. */
+		return ADDR_SYNTAX;
+	/* RFC 5321 4.1.2: a source route (A-d-l ":") is accepted and
+	 * dropped; what is left must still be a whole Mailbox. */
 	if (*p == '@') {
 		char *colon = memchr(p, ':', (size_t)(end - p));
-		if (colon == NULL)
-			return PATH_SYNTAX;
+		if (colon == NULL || colon + 1 == end ||
+		    !source_route(p, (size_t)(colon - p)))
+			return ADDR_SYNTAX;
 		p = colon + 1;
 	}
-	len = (size_t)(end - p);
-	if (len > ADDRESS_MAX)
-		return PATH_TOO_LONG;
-	memcpy(addr, p, len);
-	addr[len] = '\0';
-	if (memchr(p, '\0', len) != NULL || !address_is_safe(addr))
-		return PATH_BAD_ADDRESS;
-	return PATH_OK;
+	*addr = p;
+	*len = (size_t)(end - p);
+	return ADDR_OK;
 }
 
-static void refuse_path(enum path_error e, const char *what)
+/* ---- the envelope ---- */
+
+static void refuse_address(enum addr_error e, int rcpt)
 {
-	if (e == PATH_TOO_LONG)
-		refuse(501, "5.1.%c %s address too long",
-		       *what == 's' ? '7' : '3', what);
-	else if (e == PATH_BAD_ADDRESS)
-		refuse(553,
-		       "5.1.%c %s address refused: it starts with '-' "
-		       "or holds a space, control or 8-bit byte",
-		       *what == 's' ? '7' : '3', what);
-	else
+	const char *what = rcpt ? "recipient" : "sender";
+	char sub = rcpt ? '3' : '7'; /* X.1.3 and X.1.7: bad syntax */
+
+	switch (e) {
+	case ADDR_OK:
+		break;
+	case ADDR_SYNTAX:
 		refuse(501, "5.5.4 Syntax: %s",
-		       *what == 's' ? "MAIL FROM:<address>"
-				    : "RCPT TO:<address>");
+		       rcpt ? "RCPT TO:<address>" : "MAIL FROM:<address>");
+		break;
+	case ADDR_TOO_LONG:
+		refuse(501, "5.1.%c %s address too long", sub, what);
+		break;
+	case ADDR_UNSAFE:
+		refuse(553,
+		       "5.1.%c %s address refused: it starts with '-' or "
+		       "holds a space or control byte",
+		       sub, what);
+		break;
+	case ADDR_EIGHT_BIT: /* RFC 6531 3.5 */
+		refuse(rcpt ? 553 : 550,
+		       "5.6.7 %s address holds 8-bit octets; MAIL needs "
+		       "SMTPUTF8",
+		       what);
+		break;
+	case ADDR_BAD_UTF8:
+		refuse(553, "5.1.%c %s address is not well-formed UTF-8", sub,
+		       what);
+		break;
+	case ADDR_NOT_MAILBOX:
+		refuse(553, "5.1.%c %s address is not a mailbox (local@domain)",
+		       sub, what);
+		break;
+	}
 }
 
 /*
@@ -703,11 +1327,13 @@ static char *next_word(char **rest)
 	return word;
 }
 
-/* Checks MAIL parameters; returns 0 after replying when one is bad. */
-static int mail_params(char *params)
+/* Checks MAIL parameters, noting SMTPUTF8 in *utf8; returns 0 after
+ * replying when one is bad. */
+static int mail_params(char *params, int *utf8)
 {
 	char *param;
 
+	*utf8 = 0;
 	while ((param = next_word(&params)) != NULL) {
 		int over = 0;
 
@@ -723,6 +1349,8 @@ static int mail_params(char *params)
 				       cfg.size_limit);
 				return 0;
 			}
+		} else if (strcasecmp(param, "SMTPUTF8") == 0) {
+			*utf8 = 1; /* RFC 6531: no value; SMTPUTF8=x is 555 */
 		} else if (strcasecmp(param, "BODY=7BIT") != 0 &&
 			   strcasecmp(param, "BODY=8BITMIME") != 0) {
 			refuse(555, "5.5.4 Unsupported MAIL parameter");
@@ -732,22 +1360,14 @@ static int mail_params(char *params)
 	return 1;
 }
 
-static int is_postmaster(const char *rcpt)
+static int domain_accepted(const struct mailbox *mb)
 {
-	return strcasecmp(rcpt, "postmaster") == 0;
-}
-
-static int domain_accepted(const char *rcpt)
-{
-	const char *at = strrchr(rcpt, '@');
 	size_t i;
 
 	if (cfg.domain_count == 0)
 		return 1;
-	if (at == NULL)
-		return 0;
-	for (i = 0; i < cfg.domain_count; i++)
-		if (strcasecmp(at + 1, cfg.domains[i]) == 0)
+	for (i = 0; mb->domain != NULL && i < cfg.domain_count; i++)
+		if (strcasecmp(mb->domain, cfg.domains[i]) == 0)
 			return 1;
 	return 0;
 }
@@ -769,241 +1389,25 @@ static int rcpt_add(const char *addr)
 	return 1;
 }
 
-/* ---- the maildrop ---- */
-
-/* The session fuzzer (test/fuzz/) stands in its own recorder here. */
-#ifndef MAILDROP_RUN
-#define MAILDROP_RUN maildrop_run
-#endif
-
-struct drop_result {
-	int status;	 /* from waitpid, when ran */
-	int ran;	 /* the maildrop started */
-	int spawn_errno; /* why it could not start */
-	int timed_out;	 /* killed after -m seconds */
-	char output[MAILDROP_LOG_MAX + 1];
-};
-
-/* The maildrop's argv: %F is the sender, %T the recipients, one argument
- * each; without %T the recipients follow the last argument. */
-static char **maildrop_argv(void)
-{
-	size_t n = 0, i, j, count = 1;
-	int has_t = 0, a;
-	char **argv;
-
-	for (a = 0; a < cfg.maildrop_argc; a++) {
-		int is_t = strcmp(cfg.maildrop[a], "%T") == 0;
-		has_t |= is_t;
-		count += is_t ? ss.rcpt_count : 1;
-	}
-	if (!has_t)
-		count += ss.rcpt_count;
-	argv = calloc(count, sizeof(*argv));
-	if (argv == NULL)
-		return NULL;
-	for (a = 0; a < cfg.maildrop_argc; a++) {
-		if (strcmp(cfg.maildrop[a], "%T") == 0)
-			for (j = 0; j < ss.rcpt_count; j++)
-				argv[n++] = ss.rcpt[j];
-		else if (strcmp(cfg.maildrop[a], "%F") == 0)
-			argv[n++] = ss.sender;
-		else
-			argv[n++] = cfg.maildrop[a];
-	}
-	for (i = 0; !has_t && i < ss.rcpt_count; i++)
-		argv[n++] = ss.rcpt[i];
-	argv[n] = NULL;
-	return argv;
-}
-
-static pid_t maildrop_spawn(int spool, int output, int *err)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, defaults;
-	char **argv = maildrop_argv();
-	pid_t pid = -1;
-
-	if (argv == NULL) {
-		*err = ENOMEM;
-		return -1;
-	}
-	sigemptyset(&none);
-	sigemptyset(&defaults);
-	sigaddset(&defaults,
-		  SIGPIPE); /* smtpd ignores it; the child must not */
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, spool, 0);
-	posix_spawn_file_actions_adddup2(&fa, output, 1);
-	posix_spawn_file_actions_adddup2(&fa, output, 2);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-						POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	/* Every other descriptor of smtpd's is close-on-exec. */
-	*err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	free(argv);
-	return *err == 0 ? pid : -1;
-}
-
-static int pidfd_for(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	return -1;
-#endif
-}
-
-/* Keeps the start of the maildrop's output for the log, drops the rest. */
-static int drain_output(int fd, struct drop_result *d, size_t *kept)
-{
-	char buf[4096];
-	ssize_t n = read(fd, buf, sizeof(buf));
-	size_t take;
-
-	if (n < 0)
-		return errno == EINTR || errno == EAGAIN;
-	if (n == 0)
-		return 0;
-	take = (size_t)n;
-	if (take > MAILDROP_LOG_MAX - *kept)
-		take = MAILDROP_LOG_MAX - *kept;
-	memcpy(d->output + *kept, buf, take);
-	*kept += take;
-	return 1;
-}
-
-/* After the maildrop ended: keeps what it wrote that is still in the pipe
- * (a child of its may hold the pipe open, so only what is there now, and
- * at most 64 reads). */
-static void drain_left(int output, struct drop_result *d, size_t *kept)
-{
-	struct pollfd p = {.fd = output, .events = POLLIN};
-	int reads;
-
-	for (reads = 0; reads < 64 && poll(&p, 1, 0) > 0; reads++)
-		if (!drain_output(output, d, kept))
-			break;
-}
-
-/* Waits for the maildrop, at most -m seconds, then stops it. */
-static void maildrop_wait(pid_t pid, int output, struct drop_result *d)
-{
-	long long deadline = now_ms() + cfg.maildrop_timeout * 1000LL;
-	int pidfd = pidfd_for(pid), open_output = 1;
-	size_t kept = 0;
-
-	for (;;) {
-		struct pollfd p[2] = {
-			{.fd = open_output ? output : -1, .events = POLLIN},
-			{.fd = pidfd, .events = POLLIN}};
-		int wait_ms = poll_ms(deadline);
-
-		if (waitpid(pid, &d->status, WNOHANG) == pid) {
-			if (open_output)
-				drain_left(output, d, &kept);
-			break;
-		}
-		if (wait_ms == 0) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			waitpid(pid, &d->status, 0);
-			d->timed_out = 1;
-			break;
-		}
-		/* Without a pidfd, look at the child every 50 ms. */
-		if (pidfd < 0 && wait_ms > 50)
-			wait_ms = 50;
-		if (poll(p, 2, wait_ms) > 0 && p[0].revents)
-			open_output = drain_output(output, d, &kept);
-	}
-	if (pidfd >= 0)
-		close(pidfd);
-	d->output[kept] = '\0';
-}
-
-static void maildrop_run(int spool, struct drop_result *d)
-{
-	int pipe_fds[2];
-	pid_t pid;
-
-	memset(d, 0, sizeof(*d));
-	if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-		d->spawn_errno = errno;
-		return;
-	}
-	pid = maildrop_spawn(spool, pipe_fds[1], &d->spawn_errno);
-	close(pipe_fds[1]);
-	if (pid > 0) {
-		d->ran = 1;
-		maildrop_wait(pid, pipe_fds[0], d);
-	}
-	close(pipe_fds[0]);
-}
-
-/* The one map from the maildrop's end to the client's reply (sysexits). */
-static int maildrop_reply(const struct drop_result *d, const char **text)
-{
-	static const struct {
-		int exit_code, reply;
-		const char *text;
-	} map[] = {
-		{0, 250, "2.0.0 Ok: message accepted"},
-		{EX_DATAERR, 554, "5.6.0 Message refused by the maildrop"},
-		{EX_NOUSER, 550, "5.1.1 Recipient unknown"},
-		{EX_NOHOST, 550, "5.1.2 Recipient domain unknown"},
-		{EX_UNAVAILABLE, 554, "5.3.0 Mail delivery unavailable"},
-		{EX_NOPERM, 554, "5.7.1 Delivery not permitted"},
-	};
-	size_t i;
-
-	*text = "4.3.0 Temporary failure in delivery; try again later";
-	if (!d->ran || d->timed_out || !WIFEXITED(d->status))
-		return 451;
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (map[i].exit_code == WEXITSTATUS(d->status)) {
-			*text = map[i].text;
-			return map[i].reply;
-		}
-	return 451;
-}
-
-static void describe_drop(const struct drop_result *d, char *buf, size_t size)
-{
-	if (!d->ran)
-		snprintf(buf, size, "not-started(%s)",
-			 strerror(d->spawn_errno));
-	else if (d->timed_out)
-		snprintf(buf, size, "killed-after-%ds", cfg.maildrop_timeout);
-	else if (WIFSIGNALED(d->status))
-		snprintf(buf, size, "signal-%d", WTERMSIG(d->status));
-	else
-		snprintf(buf, size, "exit-%d", WEXITSTATUS(d->status));
-}
-
-/* ---- DATA: a byte state machine ---- */
+/* ---- the message: one path for DATA and BDAT ---- */
 
 enum data_state {
 	D_BOL,	  /* at the start of a line: after CR LF, or first */
 	D_TEXT,	  /* inside a line */
 	D_CR,	  /* after a CR inside a line */
-	D_DOT,	  /* after a '.' that starts a line */
-	D_DOT_CR, /* after ".CR" at the start of a line */
-	D_END,	  /* after CR LF . CR LF: the message is complete */
+	D_DOT,	  /* DATA: after a '.' that starts a line */
+	D_DOT_CR, /* DATA: after ".CR" at the start of a line */
+	D_END,	  /* DATA: after CR LF . CR LF: the message is complete */
 };
 
 enum { BAD_BARE_LF = 1, BAD_BARE_CR = 2, BAD_NUL = 4 };
 
 /*
- * The message is unstuffed in place. What the machine keeps of a chunk of
+ * One byte machine reads both kinds of message. DATA's dots are its own
+ * (unstuffing, the end marker); BDAT's chunks are taken as they are, but
+ * line ends, NULs and the size are checked the same way, across chunks.
+ *
+ * The message is kept in place. What the machine keeps of a chunk of
  * input is never longer than what it has read of that chunk: it drops
  * dots and CRs, and keeps nothing of a message it refuses, the only kind
  * in which a CR held from the last chunk would have to be written late.
@@ -1013,14 +1417,27 @@ enum { BAD_BARE_LF = 1, BAD_BARE_CR = 2, BAD_NUL = 4 };
  */
 struct message {
 	enum data_state state;
-	int bad; /* BAD_* bits: the message is refused */
+	int bdat; /* chunks of BDAT, not DATA */
+	int bad;  /* BAD_* bits: the message is refused */
 	int too_big;
 	int spool_error;
 	int spool;
+	long long start;	 /* when DATA or the first BDAT came */
 	unsigned long long size; /* unstuffed, CR LF counted as two */
-	unsigned long long wire; /* octets read in DATA */
+	unsigned long long wire; /* octets read for the message */
 	char *out;		 /* where the next kept octet goes */
 };
+
+/* The message of the transaction; its spool is open only while the
+ * message is being received. */
+static struct message message = {.spool = -1};
+
+static void spool_close(void)
+{
+	if (message.spool >= 0)
+		close(message.spool);
+	message.spool = -1;
+}
 
 static void spool_write(struct message *m, const char *p, size_t n)
 {
@@ -1104,7 +1521,7 @@ static void data_byte(struct message *m, char c)
 {
 	switch (m->state) {
 	case D_BOL:
-		if (c == '.')
+		if (c == '.' && !m->bdat)
 			m->state = D_DOT;
 		else
 			data_text_byte(m, c);
@@ -1142,20 +1559,21 @@ static void data_byte(struct message *m, char c)
 
 /*
  * The fast path, for a line's text (state D_TEXT, or D_BOL before anything
- * but a dot), over octets that hold no NUL: takes a run of bytes up to the
- * next CR, and the CR LF after it, when the run holds no LF. Returns the
- * octets taken; 0 leaves the byte at p to data_byte(), which alone sees
- * bare CRs, bare LFs, NULs and dots at the start of a line, and so alone
- * can end the data.
+ * but a DATA dot), over octets that hold no NUL; to_cr is how far the next
+ * CR is (n when there is none). Takes the text up to the next CR or LF,
+ * with the CR LF after it when that comes first. Returns the octets taken;
+ * 0 leaves the byte at p to data_byte(), which alone sees bare CRs, bare
+ * LFs, NULs and dots at the start of a line, and so alone can end the
+ * data. Each octet is searched once: a text of bare LFs costs no more than
+ * one of CR LFs.
  */
-static size_t data_text_run(struct message *m, const char *p, size_t n)
+static size_t data_text_run(struct message *m, const char *p, size_t to_cr,
+			    size_t n)
 {
-	const char *cr = memchr(p, '\r', n);
-	size_t len = cr != NULL ? (size_t)(cr - p) : n;
+	const char *lf = memchr(p, '\n', to_cr);
+	size_t len = lf != NULL ? (size_t)(lf - p) : to_cr;
 
-	if (memchr(p, '\n', len) != NULL)
-		return 0;
-	if (cr != NULL && len + 1 < n && cr[1] == '\n') {
+	if (lf == NULL && to_cr + 1 < n && p[to_cr + 1] == '\n') {
 		spool_line(m, p, len);
 		m->state = D_BOL;
 		return len + 2;
@@ -1175,26 +1593,41 @@ static size_t nul_free_end(const char *p, size_t from, size_t n)
 	return nul != NULL ? (size_t)(nul - p) : n;
 }
 
+/* Where the next CR is in p[from..n), n when there is none. */
+static size_t next_cr(const char *p, size_t from, size_t n)
+{
+	const char *cr = memchr(p + from, '\r', n - from);
+
+	return cr != NULL ? (size_t)(cr - p) : n;
+}
+
 /* Feeds a chunk of received bytes to the machine, which keeps the message
- * in place in it and spools that; returns how many octets it took (it
+ * in place in it and spools that; returns how many octets it took (DATA
  * stops after the end of the data and leaves what follows as it was). */
 static size_t data_feed(struct message *m, char *p, size_t n)
 {
-	size_t i = 0, clean = nul_free_end(p, 0, n);
+	size_t i = 0, clean = nul_free_end(p, 0, n), cr = next_cr(p, 0, clean);
 
 	m->out = p;
 	while (i < n && m->state != D_END) {
-		if (i < clean && (m->state == D_TEXT ||
-				  (m->state == D_BOL && p[i] != '.'))) {
-			size_t took = data_text_run(m, p + i, clean - i);
+		if (i < clean &&
+		    (m->state == D_TEXT ||
+		     (m->state == D_BOL && (p[i] != '.' || m->bdat)))) {
+			size_t took;
+
+			if (cr < i)
+				cr = next_cr(p, i, clean);
+			took = data_text_run(m, p + i, cr - i, clean - i);
 			if (took > 0) {
 				i += took;
 				continue;
 			}
 		}
 		data_byte(m, p[i++]);
-		if (i > clean)
+		if (i > clean) {
 			clean = nul_free_end(p, i, n);
+			cr = next_cr(p, i, clean);
+		}
 	}
 	spool_kept(m, p);
 	m->wire += i;
@@ -1202,31 +1635,17 @@ static size_t data_feed(struct message *m, char *p, size_t n)
 }
 
 /*
- * The DATA deadline: -t seconds, plus one second for every DATA_MIN_RATE
- * octets received (counting at most -s of them), so a client must keep up
- * an average of 10 KiB/s once the first -t seconds are spent.
+ * The message's deadline: -t seconds, plus one second for every
+ * DATA_MIN_RATE octets received (counting at most -s of them), so a client
+ * must keep up an average of 10 KiB/s once the first -t seconds are spent.
+ * For BDAT it runs from the first chunk across all of them.
  */
-static long long data_deadline(const struct message *m, long long start)
+static long long data_deadline(long long start, unsigned long long wire)
 {
-	unsigned long long counted = m->wire;
-
-	if (cfg.size_limit != 0 && counted > cfg.size_limit)
-		counted = cfg.size_limit;
+	if (cfg.size_limit != 0 && wire > cfg.size_limit)
+		wire = cfg.size_limit;
 	return start + cfg.timeout * 1000LL +
-	       (long long)(counted / DATA_MIN_RATE) * 1000;
-}
-
-/* Reads the message up to its end; returns 0 when the client went away. */
-static int data_receive(struct message *m)
-{
-	long long start = now_ms();
-
-	while (m->state != D_END) {
-		if (in.pos == in.end && !in_fill(data_deadline(m, start)))
-			return 0;
-		in.pos += data_feed(m, in.buf + in.pos, in.end - in.pos);
-	}
-	return 1;
+	       (long long)(wire / DATA_MIN_RATE) * 1000;
 }
 
 static int spool_open(void)
@@ -1250,6 +1669,16 @@ static int spool_open(void)
 	return fd;
 }
 
+/* RFC 3848 and RFC 6531 names for how the message came. */
+static const char *protocol_name(void)
+{
+	if (ss.utf8)
+		return ss.tls ? "UTF8SMTPS" : "UTF8SMTP";
+	if (!ss.esmtp)
+		return "SMTP";
+	return ss.tls ? "ESMTPS" : "ESMTP";
+}
+
 static void received_put(struct message *m)
 {
 	char header[2048], date[64];
@@ -1259,7 +1688,7 @@ static void received_put(struct message *m)
 		.peer_confirmed = peer.confirmed,
 		.addr = peer.addr,
 		.name = cfg.name,
-		.protocol = ss.esmtp ? "ESMTP" : "SMTP",
+		.protocol = protocol_name(),
 		.date = date,
 	};
 	time_t now = time(NULL);
@@ -1270,25 +1699,288 @@ static void received_put(struct message *m)
 	spool_write(m, header, received_header(header, sizeof(header), &r));
 }
 
+/* A new message: its spool, with the Received: header first. */
+static void message_begin(struct message *m, int bdat)
+{
+	spool_close();
+	memset(m, 0, sizeof(*m));
+	m->bdat = bdat;
+	m->start = now_ms();
+	m->spool = spool_open();
+	if (m->spool < 0)
+		m->spool_error = 1;
+	received_put(m);
+}
+
+/* ---- the maildrop ---- */
+
+/* The session fuzzer (test/fuzz/) stands in its own recorder here. */
+#ifndef MAILDROP_RUN
+#define MAILDROP_RUN maildrop_run
+#endif
+
+struct drop_result {
+	int status;	 /* from waitpid, when ran */
+	int ran;	 /* the maildrop started */
+	int spawn_errno; /* why it could not start */
+	int timed_out;	 /* killed after -m seconds */
+	int lost;	 /* reaped by someone else: its end is unknown */
+	char output[MAILDROP_LOG_MAX + 1];
+};
+
+/* The maildrop's argv: %F is the sender, %T the recipients, one argument
+ * each; without %T the recipients follow the last argument. */
+static char **maildrop_argv(void)
+{
+	size_t n = 0, i, j, count = 1;
+	int has_t = 0, a;
+	char **argv;
+
+	for (a = 0; a < cfg.maildrop_argc; a++) {
+		int is_t = strcmp(cfg.maildrop[a], "%T") == 0;
+		has_t |= is_t;
+		count += is_t ? ss.rcpt_count : 1;
+	}
+	if (!has_t)
+		count += ss.rcpt_count;
+	argv = calloc(count, sizeof(*argv));
+	if (argv == NULL)
+		return NULL;
+	for (a = 0; a < cfg.maildrop_argc; a++) {
+		if (strcmp(cfg.maildrop[a], "%T") == 0)
+			for (j = 0; j < ss.rcpt_count; j++)
+				argv[n++] = ss.rcpt[j];
+		else if (strcmp(cfg.maildrop[a], "%F") == 0)
+			argv[n++] = ss.sender;
+		else
+			argv[n++] = cfg.maildrop[a];
+	}
+	for (i = 0; !has_t && i < ss.rcpt_count; i++)
+		argv[n++] = ss.rcpt[i];
+	argv[n] = NULL;
+	return argv;
+}
+
+static pid_t maildrop_spawn(int spool, int output, int *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	char **argv = maildrop_argv();
+	pid_t pid = -1;
+
+	if (argv == NULL) {
+		*err = ENOMEM;
+		return -1;
+	}
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults,
+		  SIGPIPE); /* smtpd ignores it; the child must not */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, spool, 0);
+	posix_spawn_file_actions_adddup2(&fa, output, 1);
+	posix_spawn_file_actions_adddup2(&fa, output, 2);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+						POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	/* RFC 6531: the maildrop learns of SMTPUTF8 from its environment,
+	 * which holds no SMTPUTF8 of the launcher's (removed at start). */
+	if (ss.utf8)
+		setenv("SMTPUTF8", "1", 1);
+	/* Every other descriptor of smtpd's is close-on-exec. */
+	*err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	unsetenv("SMTPUTF8");
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	free(argv);
+	return *err == 0 ? pid : -1;
+}
+
+static int pidfd_for(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+/*
+ * Stops the maildrop and its process group. It has not been reaped (only
+ * maildrop_wait() reaps it, and SIGCHLD is at its default, set at start),
+ * so neither its PID nor its group can name another process yet; the
+ * pidfd, where there is one, names it for certain.
+ */
+static void maildrop_kill(pid_t pid, int pidfd)
+{
+	kill(-pid, SIGKILL);
+#ifdef SYS_pidfd_send_signal
+	if (pidfd >= 0 &&
+	    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
+		return;
+#endif
+	(void)pidfd;
+	kill(pid, SIGKILL);
+}
+
+/* Keeps the start of the maildrop's output for the log, drops the rest. */
+static int drain_output(int fd, struct drop_result *d, size_t *kept)
+{
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	size_t take;
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n == 0)
+		return 0;
+	take = (size_t)n;
+	if (take > MAILDROP_LOG_MAX - *kept)
+		take = MAILDROP_LOG_MAX - *kept;
+	memcpy(d->output + *kept, buf, take);
+	*kept += take;
+	return 1;
+}
+
+/* After the maildrop ended: keeps what it wrote that is still in the pipe
+ * (a child of its may hold the pipe open, so only what is there now, and
+ * at most 64 reads). */
+static void drain_left(int output, struct drop_result *d, size_t *kept)
+{
+	struct pollfd p = {.fd = output, .events = POLLIN};
+	int reads;
+
+	for (reads = 0; reads < 64 && poll(&p, 1, 0) > 0; reads++)
+		if (!drain_output(output, d, kept))
+			break;
+}
+
+/* Waits for the maildrop, at most -m seconds, then stops it. */
+static void maildrop_wait(pid_t pid, int output, struct drop_result *d)
+{
+	long long deadline = now_ms() + cfg.maildrop_timeout * 1000LL;
+	int pidfd = pidfd_for(pid), open_output = 1;
+	size_t kept = 0;
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{.fd = open_output ? output : -1, .events = POLLIN},
+			{.fd = pidfd, .events = POLLIN}};
+		int wait_ms = poll_ms(deadline);
+		pid_t r = waitpid(pid, &d->status, WNOHANG);
+
+		if (r == pid || (r < 0 && errno == ECHILD)) {
+			d->lost = r != pid; /* never signalled after this */
+			if (open_output)
+				drain_left(output, d, &kept);
+			break;
+		}
+		if (wait_ms == 0) {
+			maildrop_kill(pid, pidfd);
+			waitpid(pid, &d->status, 0);
+			d->timed_out = 1;
+			break;
+		}
+		/* Without a pidfd, look at the child every 50 ms. */
+		if (pidfd < 0 && wait_ms > 50)
+			wait_ms = 50;
+		if (poll(p, 2, wait_ms) > 0 && p[0].revents)
+			open_output = drain_output(output, d, &kept);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	d->output[kept] = '\0';
+}
+
+static void maildrop_run(int spool, struct drop_result *d)
+{
+	int pipe_fds[2];
+	pid_t pid;
+
+	memset(d, 0, sizeof(*d));
+	if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+		d->spawn_errno = errno;
+		return;
+	}
+	pid = maildrop_spawn(spool, pipe_fds[1], &d->spawn_errno);
+	close(pipe_fds[1]);
+	if (pid > 0) {
+		d->ran = 1;
+		maildrop_wait(pid, pipe_fds[0], d);
+	}
+	close(pipe_fds[0]);
+}
+
+/* The one map from the maildrop's end to the client's reply (sysexits). */
+static int maildrop_reply(const struct drop_result *d, const char **text)
+{
+	static const struct {
+		int exit_code, reply;
+		const char *text;
+	} map[] = {
+		{0, 250, "2.0.0 Ok: message accepted"},
+		{EX_DATAERR, 554, "5.6.0 Message refused by the maildrop"},
+		{EX_NOUSER, 550, "5.1.1 Recipient unknown"},
+		{EX_NOHOST, 550, "5.1.2 Recipient domain unknown"},
+		{EX_UNAVAILABLE, 554, "5.3.0 Mail delivery unavailable"},
+		{EX_NOPERM, 554, "5.7.1 Delivery not permitted"},
+	};
+	size_t i;
+
+	*text = "4.3.0 Temporary failure in delivery; try again later";
+	if (!d->ran || d->timed_out || d->lost || !WIFEXITED(d->status))
+		return 451;
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].exit_code == WEXITSTATUS(d->status)) {
+			*text = map[i].text;
+			return map[i].reply;
+		}
+	return 451;
+}
+
+static void describe_drop(const struct drop_result *d, char *buf, size_t size)
+{
+	if (!d->ran)
+		snprintf(buf, size, "not-started(%s)",
+			 strerror(d->spawn_errno));
+	else if (d->timed_out)
+		snprintf(buf, size, "killed-after-%ds", cfg.maildrop_timeout);
+	else if (d->lost)
+		snprintf(buf, size, "lost");
+	else if (WIFSIGNALED(d->status))
+		snprintf(buf, size, "signal-%d", WTERMSIG(d->status));
+	else
+		snprintf(buf, size, "exit-%d", WEXITSTATUS(d->status));
+}
+
+/* ---- the end of a message, and of a transaction ---- */
+
 static void log_message(const struct message *m, int code, const char *drop)
 {
-	char from[ADDRESS_MAX + 1], to[512], one[ADDRESS_MAX + 1];
+	char from[ADDRESS_MAX * 4 + 8], to[1024], one[ADDRESS_MAX * 4 + 8];
 	size_t used = 0, i;
 
 	to[0] = '\0';
 	for (i = 0; i < ss.rcpt_count && used < sizeof(to); i++) {
-		int n = snprintf(to + used, sizeof(to) - used, "%s<%s>",
+		int n = snprintf(to + used, sizeof(to) - used, "%s%s",
 				 i ? "," : "",
-				 log_field(one, sizeof(one), ss.rcpt[i]));
+				 log_quote(one, sizeof(one), ss.rcpt[i],
+					   strlen(ss.rcpt[i])));
 		if (n < 0)
 			break;
 		used += (size_t)n;
 	}
 	syslog(LOG_INFO,
-	       "message from=<%s> to=%s recipients=%zu size=%llu "
+	       "message from=%s to=%s recipients=%zu size=%llu via=%s "
 	       "maildrop=%s reply=%d",
-	       log_field(from, sizeof(from), ss.sender), to, ss.rcpt_count,
-	       m->size, drop, code);
+	       log_quote(from, sizeof(from), ss.sender, strlen(ss.sender)), to,
+	       ss.rcpt_count, m->size, m->bdat ? "BDAT" : "DATA", drop, code);
 }
 
 /* What a refused message held, for its 554 (BAD_* bits as the index). */
@@ -1308,14 +2000,35 @@ static const char *bad_bytes_text(int bad)
 	return text[bad & 7];
 }
 
-/* After the end of data: refuse, or hand over and say what became of it. */
-static void message_finish(struct message *m)
+/* Hands the message over and says what became of it; returns the code. */
+static int message_deliver(struct message *m, char *drop, size_t drop_size)
 {
 	struct drop_result d;
-	char drop[128] = "not-run", output[MAILDROP_LOG_MAX + 1];
+	char output[MAILDROP_LOG_MAX * 4 + 8];
 	const char *text;
 	int code;
 
+	MAILDROP_RUN(m->spool, &d);
+	describe_drop(&d, drop, drop_size);
+	code = maildrop_reply(&d, &text);
+	say(code, 0, "%s", text);
+	if (d.output[0] != '\0')
+		syslog(LOG_NOTICE, "maildrop said: %s",
+		       log_quote(output, sizeof(output), d.output,
+				 strlen(d.output)));
+	return code;
+}
+
+/* After the end of data or the LAST chunk: refuse, or hand over. */
+static void message_finish(struct message *m)
+{
+	char drop[128] = "not-run";
+	int code;
+
+	if (m->bdat && m->state == D_CR)
+		m->bad |= BAD_BARE_CR; /* the last chunk ended in a CR */
+	else if (m->bdat && m->state == D_TEXT && keeping(m))
+		spool_write(m, "\n", 1); /* a last line without CR LF */
 	if (m->bad) {
 		code = 554;
 		say(code, 0,
@@ -1332,46 +2045,247 @@ static void message_finish(struct message *m)
 		code = 452;
 		say(code, 0, "4.3.1 Insufficient system storage; try later");
 	} else {
-		MAILDROP_RUN(m->spool, &d);
-		describe_drop(&d, drop, sizeof(drop));
-		code = maildrop_reply(&d, &text);
-		say(code, 0, "%s", text);
-		if (d.output[0] != '\0')
-			syslog(LOG_NOTICE, "maildrop said: %s",
-			       log_field(output, sizeof(output), d.output));
+		code = message_deliver(m, drop, sizeof(drop));
 	}
 	log_message(m, code, drop);
+	ss.messages++;
+	if (code == 250)
+		ss.junk = 0; /* the junk limit counts since the last message */
 }
 
-/* The message being received; its spool is open only inside DATA. */
-static struct message message = {.spool = -1};
-
-static void spool_close(void)
+static void transaction_reset(void)
 {
-	if (message.spool >= 0)
-		close(message.spool);
-	message.spool = -1;
+	size_t i;
+
+	for (i = 0; i < ss.rcpt_count; i++)
+		free(ss.rcpt[i]);
+	ss.rcpt_count = 0;
+	ss.in_mail = 0;
+	ss.utf8 = 0;
+	ss.body = BODY_NONE;
+	ss.sender[0] = '\0';
+	/* No delivery: the spool is an unlinked file and goes away. */
+	spool_close();
 }
 
-static void do_data_phase(void)
+/* ---- DATA ---- */
+
+/* Reads the message up to its end; returns 0 when the client went away. */
+static int data_receive(struct message *m)
+{
+	while (m->state != D_END) {
+		if (in.pos == in.end &&
+		    !in_fill(data_deadline(m->start, m->wire)))
+			return 0;
+		in.pos += data_feed(m, in.buf + in.pos, in.end - in.pos);
+	}
+	return 1;
+}
+
+static void data_phase(void)
 {
 	struct message *m = &message;
 
-	memset(m, 0, sizeof(*m));
-	m->spool = spool_open();
-	if (m->spool < 0)
-		m->spool_error = 1;
+	message_begin(m, 0);
 	say(354, 0, "End data with <CR><LF>.<CR><LF>");
-	received_put(m);
 	if (!data_receive(m)) {
-		/* No delivery: the spool is an unlinked file and goes away. */
 		spool_close();
 		session_exit(0, "end of input in DATA");
 	}
 	message_finish(m);
-	spool_close();
-	ss.messages++;
 	transaction_reset();
+}
+
+/* ---- BDAT (RFC 3030): chunks of a known size ---- */
+
+/* BDAT's argument, "n" or "n LAST": n is 1 to 20 digits, and a value past
+ * 2^64-1 is simply more than any limit. Returns 0 when it is not that. */
+static int bdat_args(const char *arg, unsigned long long *size, int *last)
+{
+	char digits[BDAT_DIGITS_MAX + 1];
+	size_t n = 0;
+	int overflow;
+
+	while (arg[n] >= '0' && arg[n] <= '9' && n < BDAT_DIGITS_MAX) {
+		digits[n] = arg[n];
+		n++;
+	}
+	digits[n] = '\0';
+	if (n == 0 || !decimal(digits, size, &overflow))
+		return 0;
+	if (overflow)
+		*size = ULLONG_MAX;
+	*last = strcasecmp(arg + n, " LAST") == 0;
+	return *last || arg[n] == '\0';
+}
+
+/* Reads size octets of a chunk into m, or throws them away when m is
+ * NULL; returns 0 when the client went away first. */
+static int chunk_read(struct message *m, unsigned long long size)
+{
+	long long start = now_ms();
+	unsigned long long dropped = 0;
+
+	while (size > 0) {
+		size_t take;
+
+		if (in.pos == in.end &&
+		    !in_fill(m != NULL ? data_deadline(m->start, m->wire)
+				       : data_deadline(start, dropped)))
+			return 0;
+		take = in.end - in.pos;
+		if (take > size)
+			take = (size_t)size;
+		if (m != NULL)
+			data_feed(m, in.buf + in.pos, take);
+		else
+			dropped += take;
+		in.pos += take;
+		size -= take;
+	}
+	return 1;
+}
+
+/* Why a chunk cannot be taken, or NULL when it can. */
+static const char *bdat_refusal(void)
+{
+	if (!ss.greeted)
+		return "5.5.1 Send EHLO first";
+	if (!ss.esmtp)
+		return "5.5.1 BDAT needs EHLO, not HELO";
+	if (ss.body == BODY_BDAT_FAILED)
+		return "5.5.1 An earlier BDAT failed; send RSET";
+	if (!ss.in_mail)
+		return "5.5.1 Send MAIL first";
+	if (ss.rcpt_count == 0)
+		return "5.5.1 Send RCPT first";
+	return NULL;
+}
+
+/*
+ * A refused chunk's octets are still read and thrown away, and so are
+ * those of every chunk after it until RSET or LAST: message data is never
+ * taken as commands (go-smtp's bug). Discarding is a state of the session,
+ * BODY_BDAT_FAILED, not a loop in this failure branch.
+ */
+static void bdat_refuse(const char *why, unsigned long long size, int last)
+{
+	if (!chunk_read(NULL, size))
+		session_exit(0, "end of input in BDAT");
+	if (last)
+		transaction_reset();
+	else
+		ss.body = BODY_BDAT_FAILED;
+	refuse(503, "%s", why);
+}
+
+static void do_bdat(char *arg)
+{
+	struct message *m = &message;
+	unsigned long long size;
+	int last;
+	const char *why;
+
+	if (!bdat_args(arg, &size, &last)) {
+		/* Where the chunk ends is unknown: nothing after this line
+		 * can be read as a command. */
+		say(501, 0, "5.5.4 Syntax: BDAT octets [LAST]");
+		session_exit(EX_TEMPFAIL, "bad BDAT size");
+	}
+	why = bdat_refusal();
+	if (why != NULL) {
+		bdat_refuse(why, size, last);
+		return;
+	}
+	if (ss.body == BODY_NONE)
+		message_begin(m, 1);
+	ss.body = BODY_BDAT;
+	if (now_ms() > data_deadline(m->start, m->wire))
+		close_with_421("4.4.2", "Timeout", "timeout in BDAT");
+	if (!chunk_read(m, size)) {
+		spool_close();
+		session_exit(0, "end of input in BDAT");
+	}
+	if (!last) {
+		say(250, 0, "2.0.0 %llu octets received", size);
+		return;
+	}
+	message_finish(m);
+	transaction_reset();
+}
+
+/* ---- STARTTLS (RFC 3207): the launcher does the TLS ---- */
+
+/* Is there client input that came after the STARTTLS line? */
+static int input_pending(void)
+{
+	struct pollfd p = {.fd = io.in_fd, .events = POLLIN};
+
+	return in.pos < in.end || poll(&p, 1, 0) > 0;
+}
+
+/* Everything learned before TLS is forgotten (RFC 3207 4.2); the error
+ * and junk counts go on. */
+static void tls_forget(void)
+{
+	transaction_reset();
+	ss.greeted = 0;
+	ss.esmtp = 0;
+	ss.helo[0] = '\0';
+	ss.tls = 1;
+}
+
+static void tls_start(void)
+{
+	char line[REPLY_LINE_MAX];
+	size_t len;
+
+	/*
+	 * CVE-2011-0411: what a client sends after STARTTLS before TLS is up
+	 * could be a man in the middle's, and must never be run as if it
+	 * had come inside TLS. Under tlswrapper it would come down the same
+	 * pipe as the decrypted session, so it is not dropped but refused.
+	 */
+	if (input_pending()) {
+		in.pos = in.end;
+		close_with_421("4.5.0", "Input after STARTTLS",
+			       "input after STARTTLS");
+	}
+	len = reply_line(line, 220, 0, "2.0.0 Ready to start TLS");
+	if (io.launcher == LAUNCHER_UCSPI) {
+		out_put(line, len);
+		out_flush();
+		if (write(io.tls_ctl_fd, "y", 1) != 1)
+			session_exit(EX_TEMPFAIL, "TLS launcher went away");
+		io.in_fd = io.tls_read_fd;
+		io.out_fd = io.tls_write_fd;
+		out.not_socket = 0;
+	} else {
+		out_flush();
+		/* tlswrapper -n: the reply goes down descriptor 5, and closing
+		 * it starts the handshake; the session stays on 0 and 1. */
+		if (write(io.tls_ctl_fd, line, len) != (ssize_t)len)
+			session_exit(EX_TEMPFAIL, "TLS launcher went away");
+	}
+	close(io.tls_ctl_fd);
+	io.tls_ctl_fd = -1;
+	tls_forget();
+}
+
+static void do_starttls(char *arg)
+{
+	if (!cfg.starttls)
+		refuse(500, "5.5.1 Command unrecognized");
+	else if (ss.tls)
+		refuse(503, "5.5.1 TLS is already on");
+	else if (*arg != '\0')
+		refuse(501, "5.5.4 Syntax: STARTTLS");
+	else if (!ss.esmtp)
+		refuse(503, "5.5.1 Send EHLO first");
+	else if (ss.in_mail || ss.body != BODY_NONE)
+		refuse(503, "5.5.1 Not inside a transaction; send RSET");
+	else
+		tls_start();
 }
 
 /* ---- commands ---- */
@@ -1398,6 +2312,10 @@ static void do_helo_ehlo(char *arg, int esmtp)
 	say(250, 1, "SIZE %llu", cfg.size_limit);
 	say(250, 1, "8BITMIME");
 	say(250, 1, "ENHANCEDSTATUSCODES");
+	say(250, 1, "CHUNKING");
+	say(250, 1, "SMTPUTF8");
+	if (cfg.starttls && !ss.tls)
+		say(250, 1, "STARTTLS");
 	say(250, 0, "HELP");
 }
 
@@ -1411,52 +2329,86 @@ static void do_ehlo(char *arg)
 	do_helo_ehlo(arg, 1);
 }
 
+/* MAIL and RCPT in a BDAT transaction, or after one failed, get 503. */
+static int refuse_in_bdat(void)
+{
+	if (ss.body == BODY_NONE)
+		return 0;
+	refuse(503, "5.5.1 %s",
+	       ss.body == BODY_BDAT ? "Not after BDAT; send RSET"
+				    : "An earlier BDAT failed; send RSET");
+	return 1;
+}
+
 static void do_mail(char *arg)
 {
-	char addr[ADDRESS_MAX + 1], *params;
-	enum path_error e;
+	struct mailbox mb;
+	const char *addr;
+	char *params;
+	size_t len;
+	int utf8 = 0;
+	enum addr_error e;
 
 	if (!ss.greeted) {
 		refuse(503, "5.5.1 Send HELO or EHLO first");
 		return;
 	}
+	if (refuse_in_bdat())
+		return;
 	if (ss.in_mail) {
 		refuse(503, "5.5.1 Sender already given");
 		return;
 	}
-	e = parse_path(arg, "FROM", addr, &params);
-	if (e != PATH_OK) {
-		refuse_path(e, "sender");
+	e = path_parse(arg, "FROM", &addr, &len, &params);
+	if (e == ADDR_OK && !mail_params(params, &utf8))
+		return;
+	if (e == ADDR_OK && len > 0) /* "<>" is the null sender */
+		e = mailbox_parse(addr, len, utf8, 0, &mb);
+	if (e != ADDR_OK) {
+		refuse_address(e, 0);
 		return;
 	}
-	if (!mail_params(params))
-		return;
-	snprintf(ss.sender, sizeof(ss.sender), "%s", addr);
+	snprintf(ss.sender, sizeof(ss.sender), "%s", len > 0 ? mb.text : "");
+	ss.utf8 = utf8;
 	ss.in_mail = 1;
 	say(250, 0, "2.1.0 Sender ok");
 }
 
 static void do_rcpt(char *arg)
 {
-	char addr[ADDRESS_MAX + 1], *params;
-	enum path_error e;
+	struct mailbox mb;
+	const char *addr;
+	char *params;
+	size_t len;
+	enum addr_error e;
 
+	if (refuse_in_bdat())
+		return;
 	if (!ss.in_mail) {
 		refuse(503, "5.5.1 Send MAIL first");
 		return;
 	}
-	e = parse_path(arg, "TO", addr, &params);
-	if (e == PATH_OK && addr[0] == '\0')
-		e = PATH_SYNTAX;
-	if (e != PATH_OK) {
-		refuse_path(e, "recipient");
+	e = path_parse(arg, "TO", &addr, &len, &params);
+	if (e == ADDR_OK)
+		e = len > 0 ? mailbox_parse(addr, len, ss.utf8, 1, &mb)
+			    : ADDR_SYNTAX;
+	if (e != ADDR_OK) {
+		refuse_address(e, 1);
 		return;
 	}
 	if (next_word(&params) != NULL) {
 		refuse(555, "5.5.4 Unsupported RCPT parameter");
 		return;
 	}
-	if (!is_postmaster(addr) && !domain_accepted(addr)) {
+	/* With -a, an MTA after smtpd must not route the local part again:
+	 * user%host@, host!user@ and "user@host"@ are relayed by sendmail
+	 * and most MTAs once they strip their own domain. */
+	if (cfg.domain_count > 0 && mb.routing) {
+		refuse(550, "5.7.1 Recipient refused: its local part holds "
+			    "'@', '%%' or '!'");
+		return;
+	}
+	if (mb.domain != NULL && !domain_accepted(&mb)) {
 		refuse(550, "5.7.1 Recipient domain not accepted here");
 		return;
 	}
@@ -1464,7 +2416,7 @@ static void do_rcpt(char *arg)
 		say(452, 0, "4.5.3 Too many recipients");
 		return;
 	}
-	if (!rcpt_add(addr)) {
+	if (!rcpt_add(mb.text)) {
 		say(452, 0, "4.3.1 Out of memory");
 		return;
 	}
@@ -1475,12 +2427,14 @@ static void do_data(char *arg)
 {
 	if (*arg != '\0')
 		refuse(501, "5.5.4 Syntax: DATA");
+	else if (ss.body != BODY_NONE)
+		refuse(503, "5.5.1 DATA not allowed in a BDAT transaction");
 	else if (!ss.in_mail)
 		refuse(503, "5.5.1 Send MAIL first");
 	else if (ss.rcpt_count == 0)
 		refuse(503, "5.5.1 Send RCPT first");
 	else
-		do_data_phase();
+		data_phase();
 }
 
 static void do_rset(char *arg)
@@ -1499,15 +2453,16 @@ static void do_noop(char *arg)
 static void do_vrfy(char *arg)
 {
 	(void)arg;
-	say(252, 0, "2.5.2 Cannot VRFY; send the message and it will be tried");
+	say(252, 0, "2.0.0 Cannot VRFY; send the message and it will be tried");
 }
 
 static void do_help(char *arg)
 {
 	(void)arg;
 	say(214, 0,
-	    "2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP VRFY "
-	    "HELP QUIT");
+	    "2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY "
+	    "HELP QUIT%s",
+	    cfg.starttls ? " STARTTLS" : "");
 }
 
 static void do_quit(char *arg)
@@ -1520,12 +2475,27 @@ static void do_quit(char *arg)
 static const struct verb {
 	const char *name;
 	void (*run)(char *arg);
+	int junk; /* counts against JUNK_LIMIT */
 } verbs[] = {
-	{"EHLO", do_ehlo}, {"HELO", do_helo}, {"MAIL", do_mail},
-	{"RCPT", do_rcpt}, {"DATA", do_data}, {"RSET", do_rset},
-	{"NOOP", do_noop}, {"QUIT", do_quit}, {"VRFY", do_vrfy},
-	{"HELP", do_help},
+	{"EHLO", do_ehlo, 1}, {"HELO", do_helo, 1},
+	{"MAIL", do_mail, 0}, {"RCPT", do_rcpt, 0},
+	{"DATA", do_data, 0}, {"BDAT", do_bdat, 0},
+	{"RSET", do_rset, 1}, {"NOOP", do_noop, 1},
+	{"QUIT", do_quit, 0}, {"VRFY", do_vrfy, 1},
+	{"HELP", do_help, 1}, {"STARTTLS", do_starttls, 0},
 };
+
+/*
+ * A client may not hold a session without sending mail: past JUNK_LIMIT
+ * of these since the session began or since the last accepted message,
+ * the session ends, whatever each was answered.
+ */
+static void count_junk(void)
+{
+	if (++ss.junk > JUNK_LIMIT)
+		close_with_421("4.7.0", "Too many commands without mail",
+			       "too many commands without mail");
+}
 
 static void dispatch(char *line, size_t len)
 {
@@ -1537,11 +2507,15 @@ static void dispatch(char *line, size_t len)
 		refuse(500, "5.5.2 NUL in command line");
 		return;
 	}
-	if (*arg == ' ')
+	while (len > verb_len && line[len - 1] == ' ')
+		line[--len] = '\0';
+	while (*arg == ' ')
 		arg++;
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (verb_len == strlen(verbs[i].name) &&
 		    strncasecmp(line, verbs[i].name, verb_len) == 0) {
+			if (verbs[i].junk)
+				count_junk();
 			verbs[i].run(arg);
 			return;
 		}
@@ -1638,8 +2612,23 @@ static void option_value(int opt, char *value, const char **name)
 	}
 }
 
+/* Takes the flags at p (of "pRS"); returns where they stop. */
+static char *option_flags(char *p)
+{
+	for (;; p++) {
+		if (*p == 'R')
+			cfg.resolve = 0;
+		else if (*p == 'p')
+			cfg.proxy = 1;
+		else if (*p == 'S')
+			cfg.starttls = 1;
+		else
+			return p;
+	}
+}
+
 /*
- * Reads the options as POSIX getopt("+Rn:a:s:r:t:m:") does: flags may be
+ * Reads the options as POSIX getopt("+pRSn:a:s:r:t:m:") does: flags may be
  * grouped (-Rn name), a value may be joined to its letter (-nname), and
  * "--" or the first word that is not an option ends them, so the
  * maildrop's own options stay its own. Written out rather than getopt(3):
@@ -1663,10 +2652,7 @@ static void parse_options(int argc, char **argv)
 			i++;
 			break;
 		}
-		while (*p == 'R') {
-			cfg.resolve = 0;
-			p++;
-		}
+		p = option_flags(p);
 		if (*p == '\0')
 			continue;
 		if (strchr("nasrtm", *p) == NULL)
@@ -1683,21 +2669,115 @@ static void parse_options(int argc, char **argv)
 	choose_name(name);
 }
 
-/* Descriptors 0-2 must exist (a closed one would be reused by a spool),
- * and nothing the launcher left open may reach the maildrop. */
-static void descriptors_setup(void)
+/* Descriptors 0-2 must exist: a closed one would be reused by a spool. */
+static void descriptors_open(void)
 {
 	int fd;
 
 	for (fd = 0; fd <= 2; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
 			exit(EX_OSERR);
-	closefrom(3);
 }
 
+/* A descriptor number from the environment, when it names an open one. */
+static int env_fd(const char *name)
+{
+	const char *v = getenv(name);
+	unsigned long long fd;
+	int overflow;
+
+	if (v == NULL || !decimal(v, &fd, &overflow) || overflow || fd < 3 ||
+	    fd > INT_MAX || fcntl((int)fd, F_GETFD) < 0)
+		return -1;
+	return (int)fd;
+}
+
+/* tlswrapper -n hands over descriptor 5, a pipe open for writing. */
+static int tlswrapper_fd(void)
+{
+	struct stat st;
+	int flags = fcntl(5, F_GETFL);
+
+	if (flags < 0 || (flags & O_ACCMODE) != O_WRONLY ||
+	    fstat(5, &st) != 0 || !S_ISFIFO(st.st_mode))
+		return -1;
+	return 5;
+}
+
+/* With -S: which launcher will do the TLS (UCSPI-TLS, named in the
+ * environment, before tlswrapper's descriptor 5). */
+static void tls_launcher_find(void)
+{
+	int ctl = env_fd("SSLCTLFD"), rd = env_fd("SSLREADFD"),
+	    wr = env_fd("SSLWRITEFD");
+
+	if (ctl >= 0 && rd >= 0 && wr >= 0) {
+		io.launcher = LAUNCHER_UCSPI;
+		io.tls_ctl_fd = ctl;
+		io.tls_read_fd = rd;
+		io.tls_write_fd = wr;
+	} else if ((io.tls_ctl_fd = tlswrapper_fd()) >= 0) {
+		io.launcher = LAUNCHER_TLSWRAPPER;
+	} else {
+		usage_error("-S needs a TLS launcher: tlswrapper -n "
+			    "(descriptor 5) or UCSPI-TLS (SSLCTLFD, "
+			    "SSLREADFD, SSLWRITEFD)");
+	}
+}
+
+static int kept_fd(int fd)
+{
+	return fd == io.tls_ctl_fd ||
+	       (io.launcher == LAUNCHER_UCSPI &&
+		(fd == io.tls_read_fd || fd == io.tls_write_fd));
+}
+
+/* Nothing the launcher left open may reach the maildrop: every descriptor
+ * but 0-2 and the TLS launcher's is closed, and those are close-on-exec. */
+static void descriptors_setup(void)
+{
+	int fd, top = 2;
+
+	if (cfg.starttls)
+		tls_launcher_find();
+	for (fd = 3; fd <= 1024; fd++)
+		if (kept_fd(fd))
+			top = fd;
+	for (fd = 3; fd <= top; fd++)
+		if (kept_fd(fd))
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+		else
+			close(fd);
+	closefrom(top + 1);
+}
+
+/*
+ * The dispositions smtpd relies on, whatever the launcher left: SIGCHLD at
+ * its default, so that waitpid() sees the maildrop end (under SIG_IGN the
+ * kernel reaps it unseen), no signal blocked, SIGPIPE ignored (a write to
+ * a closed connection is an error, not a death).
+ */
+static void signals_setup(void)
+{
+	sigset_t none;
+
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The PROXY header (with -p), the peer, its lookup, the banner. */
 static void session_start(void)
 {
+	struct proxy_header h;
+
 	peer_address();
+	if (cfg.proxy) {
+		proxy_read(&h);
+		peer_from_proxy(&h);
+		ss.tls = h.tls;
+	}
 	peer_lookup_start();
 	say(220, 0, "%s ESMTP smtpd", cfg.name);
 }
@@ -1725,9 +2805,11 @@ static void serve(void)
 
 int main(int argc, char **argv)
 {
-	descriptors_setup();
-	signal(SIGPIPE, SIG_IGN);
+	descriptors_open();
+	signals_setup();
 	parse_options(argc, argv);
+	descriptors_setup();
+	unsetenv("SMTPUTF8");
 	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
 	session_start();
 	serve();

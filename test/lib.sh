@@ -28,7 +28,7 @@ export LC_ALL=C
 unset TCPLOCALHOST TCPREMOTEIP REMOTE_ADDR
 
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/smtpd-test.XXXXXX") || exit 1
-trap 'rm -rf "$TRASH"' EXIT
+trap '[ -n "${KEEP_TRASH:-}" ] || rm -rf "$TRASH"' EXIT
 test_count=0
 test_failures=0
 test_skips=0

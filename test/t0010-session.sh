@@ -14,6 +14,8 @@ test_expect_success 'banner, EHLO with its extensions, QUIT' '
 	250-SIZE 10485760
 	250-8BITMIME
 	250-ENHANCEDSTATUSCODES
+	250-CHUNKING
+	250-SMTPUTF8
 	250 HELP
 	221 2.0.0 mx.example closing connection
 	EOF
@@ -78,6 +80,8 @@ test_expect_success 'NOOP, RSET, VRFY, HELP before and after HELO' '
 	250-
 	250-
 	250-
+	250-
+	250-
 	250
 	252
 	250
@@ -104,6 +108,8 @@ test_expect_success 'unknown commands: 500; the session goes on' '
 	250-SIZE 10485760
 	250-8BITMIME
 	250-ENHANCEDSTATUSCODES
+	250-CHUNKING
+	250-SMTPUTF8
 	250 HELP
 	221 2.0.0 mx.example closing connection
 	EOF

@@ -17,6 +17,8 @@ test_expect_success 'a whole session with three messages in one write' '
 	250-
 	250-
 	250-
+	250-
+	250-
 	250
 	250
 	250
@@ -86,12 +88,13 @@ test_expect_success 'a lock-step client gets each reply before it sends on' '
 	expect_deliveries 1
 '
 
-test_expect_success 'a thousand pipelined NOOPs get a thousand replies, in order' '
-	{ printf "HELO c\r\n"; for i in $(seq 1000); do printf "NOOP\r\n"; done;
+test_expect_success 'ninety-nine pipelined NOOPs get their replies, in order' '
+	{ printf "HELO c\r\n"; for i in $(seq 99); do printf "NOOP %d\r\n" $i; done;
 	  printf "QUIT\r\n"; } >in &&
 	raw_session -- "$RECORD" <in &&
-	[ "$(grep -c "^250 2.0.0 Ok" out)" = 1000 ] &&
-	tail -n 1 out | grep -q "^221 "
+	[ "$(grep -c "^250 2.0.0 Ok" out)" = 99 ] &&
+	tail -n 1 out | grep -q "^221 " &&
+	expect_status 0
 '
 
 test_done

@@ -34,12 +34,22 @@ test_expect_success 'a line of 8 MB that never ends: 421 after -t, memory flat' 
 	{ [ -n "${SMTPD_INSTRUMENTED:-}" ] || at_most maxrss_kb $PEAK_KB; }
 '
 
-test_expect_success '100,000 pipelined commands: 100,003 replies, memory flat' '
-	hostile pipeline 100000 &&
+test_expect_success '100,000 pipelined RCPTs: 100,004 replies, memory flat' '
+	hostile rcpts 100000 &&
 	[ "$(field status)" = 0 ] &&
-	[ "$(field replies)" = 100003 ] &&
+	[ "$(field replies)" = 100004 ] &&
+	[ "$(grep -c "^452 4.5.3 " replies)" = 99900 ] &&
 	check_reply_lines replies &&
 	{ [ -n "${SMTPD_INSTRUMENTED:-}" ] || at_most maxrss_kb $PEAK_KB; }
+'
+
+test_expect_success '100,000 pipelined NOOPs: the 101st junk command ends it' '
+	hostile pipeline 100000 &&
+	[ "$(field status)" = 75 ] &&
+	[ "$(field replies)" = 102 ] &&
+	[ "$(grep -c "^250 2.0.0 Ok" replies)" = 99 ] &&
+	tail -n 1 replies | grep -q "^421 4.7.0 mx.example Too many commands without mail" &&
+	check_reply_lines replies
 '
 
 test_expect_success 'a 100 MB message over the 10 MB -s: read to the end, 552, memory flat' '

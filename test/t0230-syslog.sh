@@ -42,8 +42,8 @@ test_expect_success 'one line per message and one per session, facility mail' '
 	EOF
 	expect_deliveries 1 &&
 	[ "$(wc -l <log)" = 2 ] &&
-	grep -qE "^<22>.*smtpd\[[0-9]+\]: message from=<a@example.org> to=<b@example.org>,<c@example.org> recipients=2 size=7 maildrop=exit-0 reply=250$" log &&
-	grep -qE "^<22>.*smtpd\[[0-9]+\]: session peer=unknown \[192.0.2.7\] helo=client.example messages=1 end=quit$" log
+	grep -qE "^<22>.*smtpd\[[0-9]+\]: message from=\"a@example.org\" to=\"b@example.org\",\"c@example.org\" recipients=2 size=7 via=DATA maildrop=exit-0 reply=250$" log &&
+	grep -qE "^<22>.*smtpd\[[0-9]+\]: session peer=unknown \[192.0.2.7\] helo=\"client.example\" tls=no messages=1 end=quit$" log
 '
 
 test_expect_success 'an end of input after a message is logged as such' '
@@ -55,11 +55,13 @@ test_expect_success 'an end of input after a message is logged as such' '
 	x
 	.
 	EOF
-	grep -q "message from=<a@example.org> to=<b@example.org> recipients=1 size=3 maildrop=exit-0 reply=250" log &&
-	grep -q "session peer=unknown \[192.0.2.7\] helo=c messages=1 end=end of input$" log
+	grep -q "message from=\"a@example.org\" to=\"b@example.org\" recipients=1 size=3 via=DATA maildrop=exit-0 reply=250" log &&
+	grep -q "session peer=unknown \[192.0.2.7\] helo=\"c\" tls=no messages=1 end=end of input$" log
 '
 
-test_expect_success 'the maildrop'"'"'s output goes to the log, made printable' '
+# logcatch.py shows a backslash smtpd wrote as two, and a raw byte as \xNN:
+# so "\\x1b" below is smtpd's four-octet escape, never a raw ESC.
+test_expect_success 'the maildrop'"'"'s output goes to the log, quoted' '
 	printf "#!/bin/sh\nprintf \"cannot deliver:\\\\033[31m disk\\\\r\\\\nfull\\\\n\" >&2\nexit 75\n" >noisy &&
 	chmod +x noisy &&
 	crlf <<-\EOF | logged_session -- ./noisy &&
@@ -70,23 +72,71 @@ test_expect_success 'the maildrop'"'"'s output goes to the log, made printable' 
 	x
 	.
 	EOF
-	grep -q "^451 4.3.0" out &&
-	grep -q "^<21>.*smtpd\[[0-9]*\]: maildrop said: cannot deliver:?\[31m disk??full?$" log &&
+	cat >expect <<-\EOF &&
+	maildrop said: "cannot deliver:\\x1b[31m disk\\x0d\\x0afull\\x0a"
+	EOF
+	grep -qF -f expect log &&
+	grep -q "^<21>.*smtpd\[[0-9]*\]: maildrop said: " log &&
 	grep -q "maildrop=exit-75 reply=451$" log &&
 	! grep -q "cannot deliver" out
 '
 
-test_expect_success 'hostile HELO and addresses are made printable in the log' '
-	printf "HELO evil\033]0;x\007\r\nMAIL FROM:<a%%b!c@example.org>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\n" |
-		logged_session -- "$RECORD" >/dev/null &&
-	! grep -q "\\\\x" log &&
-	grep -q "helo=evil?\]0;x? messages=1" log &&
-	grep -q "from=<a%b!c@example.org>" log
+test_expect_success 'hostile HELO and addresses are quoted and escaped in the log' '
+	{ printf "HELO evil\033]0;x\007\r\n" &&
+	  crlf <<-\EOF
+	MAIL FROM:<"a\"b%c!d"@example.org>
+	RCPT TO:<c@d>
+	DATA
+	x
+	.
+	EOF
+	} | logged_session -- "$RECORD" >/dev/null &&
+	expect_deliveries 1 &&
+	cat >raw.pl <<-\EOF &&
+	# a raw byte, as logcatch.py shows it: \xNN after no backslash
+	while (<>) { s/\\\\//g; exit 1 if /\\x[0-9a-f]{2}/ }
+	EOF
+	perl raw.pl log &&
+	cat >expect <<-\EOF &&
+	helo="evil\\x1b]0;x\\x07" tls=no messages=1 end=end of input
+	message from="\\"a\\\\\\"b%c!d\\"@example.org" to="c@d" recipients=1
+	EOF
+	grep -cF -f expect log >count &&
+	[ "$(cat count)" = 2 ]
+'
+
+# A field the client wrote cannot pass for another: outside its quotes
+# each line holds each field name once.
+test_expect_success 'a HELO that reads like log fields stays one field' '
+	crlf <<-\EOF | logged_session -- "$RECORD" &&
+	EHLO evil messages=99 end=quit to="x@y" reply=250
+	MAIL FROM:<a@example.org>
+	RCPT TO:<b@example.org>
+	DATA
+	x
+	.
+	QUIT
+	EOF
+	cat >expect <<-\EOF &&
+	session peer=unknown [192.0.2.7] helo="evil messages=99 end=quit to=\\"x@y\\" reply=250" tls=no messages=1 end=quit
+	EOF
+	grep -qF -f expect log &&
+	cat >fields.pl <<-\EOF &&
+	while (<>) {
+		s/\\\\/\\/g;                 # undo logcatch.py: smtpd text
+		s/"(?:[^"\\]|\\.)*"//g;      # drop every quoted field
+		for my $f (qw(helo messages end from to recipients reply)) {
+			my $n = () = /\b$f=/g;
+			exit 1 if $n > 1;
+		}
+	}
+	EOF
+	perl fields.pl log
 '
 
 test_expect_success 'a timeout and a 421 are logged' '
 	{ printf "HELO c\r\n"; sleep 3; } | logged_session -t 1 -- "$RECORD" >/dev/null &&
-	grep -q "session peer=unknown \[192.0.2.7\] helo=c messages=0 end=timeout$" log
+	grep -q "session peer=unknown \[192.0.2.7\] helo=\"c\" tls=no messages=0 end=timeout$" log
 '
 
 test_done

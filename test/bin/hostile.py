@@ -4,9 +4,10 @@ one line: status=N signal=N maxrss_kb=N seconds=F replies=N.
 
   hostile.py longline MB -- cmd...   MB of a line that never ends, then idle
   hostile.py pipeline N -- cmd...    N pipelined NOOPs in one go, then QUIT
+  hostile.py rcpts N -- cmd...       MAIL, then N pipelined RCPTs, then QUIT
   hostile.py bigdata MB -- cmd...    one DATA of MB megabytes (76-octet lines)
-  hostile.py noread N -- cmd...      N NOOPs on a socket whose replies are
-                                     never read
+  hostile.py noread N -- cmd...      MAIL and N RCPTs on a socket whose
+                                     replies are never read
 
 maxrss_kb is smtpd's VmHWM, its peak resident size, read from /proc every
 5 ms while it runs (wait4's ru_maxrss would count the Python copy it was
@@ -16,6 +17,9 @@ import os, socket, subprocess, sys, threading, time
 kind, amount = sys.argv[1], int(sys.argv[2])
 cmd = sys.argv[sys.argv.index("--") + 1:]
 HEAD = b"HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"
+# RCPTs past -r get 452 each: replies without end that are neither errors
+# nor junk commands, so only the write deadline can stop them.
+RCPTS = b"HELO c\r\nMAIL FROM:<a@b>\r\n" + b"RCPT TO:<c@d>\r\n" * amount
 replies = bytearray()
 
 def feed(w, keep_open):
@@ -28,6 +32,8 @@ def feed(w, keep_open):
             time.sleep(keep_open)
         elif kind == "pipeline":
             w.write(b"HELO c\r\n" + b"NOOP\r\n" * amount + b"QUIT\r\n")
+        elif kind == "rcpts":
+            w.write(RCPTS + b"QUIT\r\n")
         elif kind == "bigdata":
             w.write(HEAD)
             line = b"." + b"y" * 74 + b"\r\n"   # dot-stuffed, 76 octets
@@ -68,7 +74,7 @@ if kind == "noread":
     p = subprocess.Popen(cmd, stdin=theirs, stdout=theirs, stderr=theirs)
     theirs.close()
     ours.setblocking(False)
-    data = b"HELO c\r\n" + b"NOOP\r\n" * amount
+    data = RCPTS
     sent = 0
     while sent < len(data) and alive(p) and time.time() - start < 120:
         try:
