@@ -18,9 +18,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,7 +116,6 @@ static struct peer {
 	 * when the header kept it as the peer. */
 	char proxy[ADDR_TEXT_MAX + 1];
 	enum { LOOKUP_NONE, LOOKUP_RUNNING, LOOKUP_DONE } lookup;
-	pid_t lookup_pid;
 	int lookup_fd;
 	long long lookup_deadline;
 } peer;
@@ -770,58 +770,60 @@ static int name_confirms(const char *name)
 	return found;
 }
 
-/* The lookup runs in a child so that a resolver that never answers can
- * be cut off: the child writes "1name" (confirmed) or "0name". */
-static void lookup_child(int fd)
-{
-	char host[NI_MAXHOST];
-	char answer[NI_MAXHOST + 1];
-	size_t len;
-	int null = open("/dev/null", O_RDWR);
+/*
+ * The lookup runs in a thread of its own, started before the banner, so
+ * that the resolver works while the client reads the banner and writes
+ * EHLO, and a resolver that never answers can be left behind: the thread
+ * fills lookup_answer, publishes it with lookup_done, and wakes the
+ * session through a pipe; once the session has stopped waiting it never
+ * reads lookup_answer again, and the thread ends with the process.
+ */
+static struct {
+	char host[NI_MAXHOST]; /* "" when there is no name */
+	int confirmed;
+	int wake[2]; /* the thread writes one octet to wake[1] when done */
+} lookup_answer;
+static atomic_int lookup_done;
 
-	/* Let go of the client's socket and of a TLS launcher's pipes, so a
-	 * lingering lookup never holds the connection open after smtpd has
-	 * closed it. */
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
+static void *lookup_thread(void *unused)
+{
+	(void)unused;
+	if (getnameinfo((struct sockaddr *)&peer.sa, peer.sa_len,
+			lookup_answer.host, sizeof(lookup_answer.host), NULL, 0,
+			NI_NAMEREQD) != 0)
+		lookup_answer.host[0] = '\0';
+	else
+		lookup_answer.confirmed = name_confirms(lookup_answer.host);
+	atomic_store_explicit(&lookup_done, 1, memory_order_release);
+	if (write(lookup_answer.wake[1], "", 1) < 0) {
+		/* the session stopped waiting and closed its end */
 	}
-	if (fd != 3 && dup2(fd, 3) == 3)
-		fd = 3;
-	closefrom(fd + 1);
-	if (getnameinfo((struct sockaddr *)&peer.sa, peer.sa_len, host,
-			sizeof(host), NULL, 0, NI_NAMEREQD) != 0)
-		_exit(0);
-	len = strlen(host);
-	answer[0] = name_confirms(host) ? '1' : '0';
-	memcpy(answer + 1, host, len);
-	if (write(fd, answer, len + 1) < 0)
-		_exit(1);
-	_exit(0);
+	close(lookup_answer.wake[1]);
+	return NULL;
 }
 
 static void peer_lookup_start(void)
 {
-	int fds[2];
+	pthread_attr_t attr;
+	pthread_t thread;
+	int started;
 
 	snprintf(peer.name, sizeof(peer.name), "unknown");
 	peer.lookup = LOOKUP_DONE;
 	if (!cfg.resolve || peer.addr[0] == '\0')
 		return;
-	if (pipe2(fds, O_CLOEXEC) != 0)
+	if (pipe2(lookup_answer.wake, O_CLOEXEC) != 0)
 		return;
-	peer.lookup_pid = fork();
-	if (peer.lookup_pid == 0) {
-		close(fds[0]);
-		lookup_child(fds[1]);
-	}
-	close(fds[1]);
-	if (peer.lookup_pid < 0) {
-		close(fds[0]);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	started = pthread_create(&thread, &attr, lookup_thread, NULL) == 0;
+	pthread_attr_destroy(&attr);
+	if (!started) {
+		close(lookup_answer.wake[0]);
+		close(lookup_answer.wake[1]);
 		return;
 	}
-	peer.lookup_fd = fds[0];
+	peer.lookup_fd = lookup_answer.wake[0];
 	peer.lookup_deadline = now_ms() + RESOLVE_SECONDS * 1000LL;
 	peer.lookup = LOOKUP_RUNNING;
 }
@@ -843,14 +845,12 @@ static int name_usable(const char *name)
 	       inet_pton(AF_INET6, name, scratch) != 1;
 }
 
-/* Stops the lookup child. It is reaped only here, after the kill, so its
- * PID cannot have been given to another process when it is signalled. */
+/* Stops waiting for the lookup; a thread still running is left to end
+ * with the process, and its answer is never read. */
 static void peer_lookup_stop(void)
 {
 	if (peer.lookup != LOOKUP_RUNNING)
 		return;
-	kill(peer.lookup_pid, SIGKILL);
-	waitpid(peer.lookup_pid, NULL, 0);
 	close(peer.lookup_fd);
 	peer.lookup = LOOKUP_DONE;
 }
@@ -858,35 +858,22 @@ static void peer_lookup_stop(void)
 /* Waits, within the lookup's bound, for the peer's name. */
 static void peer_lookup_finish(void)
 {
-	char answer[NI_MAXHOST + 1];
-	size_t have = 0;
+	struct pollfd p = {.fd = peer.lookup_fd, .events = POLLIN};
+	int r;
 
 	if (peer.lookup != LOOKUP_RUNNING)
 		return;
-	while (have < sizeof(answer) - 1) {
-		struct pollfd p = {.fd = peer.lookup_fd, .events = POLLIN};
-		ssize_t n;
-		int r = poll(&p, 1, poll_ms(peer.lookup_deadline));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n = read(peer.lookup_fd, answer + have,
-			 sizeof(answer) - 1 - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-	}
+	do
+		r = poll(&p, 1, poll_ms(peer.lookup_deadline));
+	while (r < 0 && errno == EINTR);
 	peer_lookup_stop();
-	answer[have] = '\0';
-	if (have < 2 || memchr(answer, '\0', have) != NULL)
+	if (!atomic_load_explicit(&lookup_done, memory_order_acquire) ||
+	    lookup_answer.host[0] == '\0')
 		return;
-	name_sanitize(peer.name, sizeof(peer.name), answer + 1, have - 1,
-		      sizeof(peer.name) - 1, NAME_HOST);
-	peer.confirmed = answer[0] == '1';
+	name_sanitize(peer.name, sizeof(peer.name), lookup_answer.host,
+		      strlen(lookup_answer.host), sizeof(peer.name) - 1,
+		      NAME_HOST);
+	peer.confirmed = lookup_answer.confirmed;
 	if (!name_usable(peer.name)) {
 		snprintf(peer.name, sizeof(peer.name), "unknown");
 		peer.confirmed = 0;
@@ -1761,43 +1748,61 @@ static char **maildrop_argv(void)
 	return argv;
 }
 
+/*
+ * The maildrop's child, between vfork() and exec: it shares smtpd's
+ * memory, so it only calls what is safe there (smtpd installs no signal
+ * handler that could run in it). It resets just what smtpd changed:
+ * SIGPIPE, ignored in smtpd, is the maildrop's to die of. posix_spawn()
+ * does the same job but resets every signal, about 130 system calls.
+ */
+static void maildrop_child(int spool, int output, char **argv,
+			   volatile int *child_errno)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+	if (dup2(spool, 0) == 0 && dup2(output, 1) == 1 &&
+	    dup2(output, 2) == 2 && setpgid(0, 0) == 0 &&
+	    sigaction(SIGPIPE, &dfl, NULL) == 0)
+		execvp(argv[0], argv);
+	*child_errno = errno;
+	_exit(127);
+}
+
+/* vfork() returns twice: kept in a function of its own, in which nothing
+ * changes after it, so no variable can be clobbered. */
+static __attribute__((noinline)) pid_t vfork_exec(int spool, int output,
+						  char **argv, int *err)
+{
+	volatile int child_errno = 0;
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		maildrop_child(spool, output, argv, &child_errno);
+	*err = pid < 0 ? errno : child_errno;
+	return pid;
+}
+
 static pid_t maildrop_spawn(int spool, int output, int *err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, defaults;
 	char **argv = maildrop_argv();
-	pid_t pid = -1;
+	pid_t pid;
 
 	if (argv == NULL) {
 		*err = ENOMEM;
 		return -1;
 	}
-	sigemptyset(&none);
-	sigemptyset(&defaults);
-	sigaddset(&defaults,
-		  SIGPIPE); /* smtpd ignores it; the child must not */
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, spool, 0);
-	posix_spawn_file_actions_adddup2(&fa, output, 1);
-	posix_spawn_file_actions_adddup2(&fa, output, 2);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-						POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
 	/* RFC 6531: the maildrop learns of SMTPUTF8 from its environment,
 	 * which holds no SMTPUTF8 of the launcher's (removed at start). */
 	if (ss.utf8)
 		setenv("SMTPUTF8", "1", 1);
-	/* Every other descriptor of smtpd's is close-on-exec. */
-	*err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	/* Every descriptor of smtpd's but 0-2 is close-on-exec. */
+	pid = vfork_exec(spool, output, argv, err);
 	unsetenv("SMTPUTF8");
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
 	free(argv);
+	if (pid > 0 && *err != 0) { /* it could not exec: reap it here */
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
 	return *err == 0 ? pid : -1;
 }
 
