@@ -119,6 +119,9 @@ install: smtpd
 	done
 	$(FIX_PATHS) etc/xinetd.d/smtpd >$(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpd
 	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpd
+	install -d $(DESTDIR)$(SYSCONFDIR)/smtpd
+	install -m 644 etc/procmailrc $(DESTDIR)$(SYSCONFDIR)/smtpd/procmailrc
+	install -m 644 etc/mailfilter $(DESTDIR)$(SYSCONFDIR)/smtpd/mailfilter
 
 clean:
 	rm -rf smtpd smtpd-asan smtpd-valgrind *.o $(REPORTS) test/fuzz/out

@@ -7,6 +7,8 @@ test_expect_success 'make install DESTDIR=... PREFIX=/usr puts each file in plac
 	make -s -C "$SRC_DIR" install DESTDIR="$PWD/root" PREFIX=/usr >make.out 2>&1 &&
 	(cd root && find . -type f -printf "%m %p\n" | sort) >actual &&
 	cat >expect <<-\EOF &&
+	644 ./etc/smtpd/mailfilter
+	644 ./etc/smtpd/procmailrc
 	644 ./etc/xinetd.d/smtpd
 	644 ./usr/lib/systemd/system/smtpd.socket
 	644 ./usr/lib/systemd/system/smtpd@.service
