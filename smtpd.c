@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -321,34 +322,37 @@ enum line_result { LINE_OK, LINE_TOO_LONG, LINE_EOF };
  * Reads one command line, ended by LF (CRLF or a bare LF), into line
  * (COMMAND_LINE_MAX + 1 octets), without its line end. The whole line must
  * arrive within -t seconds. An over-long line is read to its end and
- * dropped.
+ * dropped; line keeps its first COMMAND_LINE_MAX octets, so that the
+ * caller can tell what it named.
  */
 static enum line_result read_line(char *line, size_t *len)
 {
 	long long deadline = now_ms() + cfg.timeout * 1000LL;
-	size_t have = 0;
-	int too_long = 0;
+	size_t have = 0, seen = 0;
 
 	for (;;) {
 		const char *start = in.buf + in.pos;
 		size_t avail = in.end - in.pos;
 		const char *lf = memchr(start, '\n', avail);
 		size_t take = lf ? (size_t)(lf - start) + 1 : avail;
+		size_t keep = take;
 
-		if (!too_long && have + take > COMMAND_LINE_MAX)
-			too_long = 1;
-		if (!too_long) {
-			memcpy(line + have, start, take);
-			have += take;
-		}
+		if (keep > COMMAND_LINE_MAX - have)
+			keep = COMMAND_LINE_MAX - have;
+		memcpy(line + have, start, keep);
+		have += keep;
+		seen += take;
 		in.pos += take;
 		if (lf)
 			break;
 		if (!in_fill(deadline))
 			return LINE_EOF;
 	}
-	if (too_long)
+	if (seen > COMMAND_LINE_MAX) {
+		line[have] = '\0';
+		*len = have;
 		return LINE_TOO_LONG;
+	}
 	have--;
 	if (have > 0 && line[have - 1] == '\r')
 		have--;
@@ -445,7 +449,7 @@ static enum proxy_status proxy_v1_line(const char *p, size_t n,
 	int af;
 
 	*why = "malformed PROXY v1 header";
-	if (n < 8 || p[n - 2] != '\r')
+	if (n < 8 || p[n - 2] != '\r' || memchr(p, '\0', n) != NULL)
 		return PROXY_BAD;
 	count = proxy_v1_fields(p + 6, n - 8, f, len);
 	h->version = 1;
@@ -1220,6 +1224,19 @@ static enum addr_error path_parse(char *arg, const char *keyword,
 
 /* ---- the envelope ---- */
 
+/*
+ * A client may not hold a session without sending mail: past JUNK_LIMIT
+ * junk commands (HELO, EHLO, NOOP, VRFY, HELP, RSET, a RCPT past -r, a
+ * message that was not accepted) since the session began or since the
+ * last accepted message, the session ends, whatever each was answered.
+ */
+static void count_junk(void)
+{
+	if (++ss.junk > JUNK_LIMIT)
+		close_with_421("4.7.0", "Too many commands without mail",
+			       "too many commands without mail");
+}
+
 static void refuse_address(enum addr_error e, int rcpt)
 {
 	const char *what = rcpt ? "recipient" : "sender";
@@ -1755,7 +1772,7 @@ static char **maildrop_argv(void)
  * SIGPIPE, ignored in smtpd, is the maildrop's to die of. posix_spawn()
  * does the same job but resets every signal, about 130 system calls.
  */
-static void maildrop_child(int spool, int output, char **argv,
+static void maildrop_child(int spool, int output, char **argv, char **envp,
 			   volatile int *child_errno)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
@@ -1763,42 +1780,59 @@ static void maildrop_child(int spool, int output, char **argv,
 	if (dup2(spool, 0) == 0 && dup2(output, 1) == 1 &&
 	    dup2(output, 2) == 2 && setpgid(0, 0) == 0 &&
 	    sigaction(SIGPIPE, &dfl, NULL) == 0)
-		execvp(argv[0], argv);
+		execvpe(argv[0], argv, envp);
 	*child_errno = errno;
 	_exit(127);
 }
 
 /* vfork() returns twice: kept in a function of its own, in which nothing
  * changes after it, so no variable can be clobbered. */
-static __attribute__((noinline)) pid_t vfork_exec(int spool, int output,
-						  char **argv, int *err)
+static __attribute__((noinline)) pid_t
+vfork_exec(int spool, int output, char **argv, char **envp, int *err)
 {
 	volatile int child_errno = 0;
 	pid_t pid = vfork();
 
 	if (pid == 0)
-		maildrop_child(spool, output, argv, &child_errno);
+		maildrop_child(spool, output, argv, envp, &child_errno);
 	*err = pid < 0 ? errno : child_errno;
 	return pid;
 }
 
+/*
+ * The maildrop's environment: smtpd's, which holds no SMTPUTF8 of the
+ * launcher's (removed at start), and for an SMTPUTF8 message SMTPUTF8=1
+ * (RFC 6531). A copy, not setenv(): the lookup thread may be reading the
+ * environment inside the resolver at this moment.
+ */
+static char **maildrop_envp(void)
+{
+	static char smtputf8[] = "SMTPUTF8=1";
+	size_t n = 0;
+	char **envp;
+
+	while (environ[n] != NULL)
+		n++;
+	envp = calloc(n + 2, sizeof(*envp));
+	if (envp == NULL)
+		return NULL;
+	memcpy(envp, environ, n * sizeof(*envp));
+	if (ss.utf8)
+		envp[n] = smtputf8;
+	return envp;
+}
+
 static pid_t maildrop_spawn(int spool, int output, int *err)
 {
-	char **argv = maildrop_argv();
-	pid_t pid;
+	char **argv = maildrop_argv(), **envp = maildrop_envp();
+	pid_t pid = -1;
 
-	if (argv == NULL) {
-		*err = ENOMEM;
-		return -1;
-	}
-	/* RFC 6531: the maildrop learns of SMTPUTF8 from its environment,
-	 * which holds no SMTPUTF8 of the launcher's (removed at start). */
-	if (ss.utf8)
-		setenv("SMTPUTF8", "1", 1);
+	*err = ENOMEM;
 	/* Every descriptor of smtpd's but 0-2 is close-on-exec. */
-	pid = vfork_exec(spool, output, argv, err);
-	unsetenv("SMTPUTF8");
+	if (argv != NULL && envp != NULL)
+		pid = vfork_exec(spool, output, argv, envp, err);
 	free(argv);
+	free(envp);
 	if (pid > 0 && *err != 0) { /* it could not exec: reap it here */
 		waitpid(pid, NULL, 0);
 		pid = -1;
@@ -1966,21 +2000,34 @@ static void describe_drop(const struct drop_result *d, char *buf, size_t size)
 
 /* ---- the end of a message, and of a transaction ---- */
 
-static void log_message(const struct message *m, int code, const char *drop)
+/* The recipients for the log: whole quoted fields only, and ",..." when
+ * the rest would not fit (recipients= says how many there were). */
+static void log_recipients(char *to, size_t size)
 {
-	char from[ADDRESS_MAX * 4 + 8], to[1024], one[ADDRESS_MAX * 4 + 8];
+	char one[ADDRESS_MAX * 4 + 8];
 	size_t used = 0, i;
 
 	to[0] = '\0';
-	for (i = 0; i < ss.rcpt_count && used < sizeof(to); i++) {
-		int n = snprintf(to + used, sizeof(to) - used, "%s%s",
-				 i ? "," : "",
-				 log_quote(one, sizeof(one), ss.rcpt[i],
-					   strlen(ss.rcpt[i])));
-		if (n < 0)
-			break;
-		used += (size_t)n;
+	for (i = 0; i < ss.rcpt_count; i++) {
+		size_t n = strlen(log_quote(one, sizeof(one), ss.rcpt[i],
+					    strlen(ss.rcpt[i])));
+
+		if (used + n + 1 + 4 >= size) {
+			memcpy(to + used, ",...", 5);
+			return;
+		}
+		if (i > 0)
+			to[used++] = ',';
+		memcpy(to + used, one, n + 1);
+		used += n;
 	}
+}
+
+static void log_message(const struct message *m, int code, const char *drop)
+{
+	char from[ADDRESS_MAX * 4 + 8], to[2048];
+
+	log_recipients(to, sizeof(to));
 	syslog(LOG_INFO,
 	       "message from=%s to=%s recipients=%zu size=%llu via=%s "
 	       "maildrop=%s reply=%d",
@@ -2056,6 +2103,8 @@ static void message_finish(struct message *m)
 	ss.messages++;
 	if (code == 250)
 		ss.junk = 0; /* the junk limit counts since the last message */
+	else
+		count_junk();
 }
 
 static void transaction_reset(void)
@@ -2102,6 +2151,29 @@ static void data_phase(void)
 }
 
 /* ---- BDAT (RFC 3030): chunks of a known size ---- */
+
+/*
+ * Does this line name BDAT (after any spaces or tabs, in any case)? Such a
+ * line is followed by message data whether or not smtpd can read it.
+ */
+static int names_bdat(const char *line, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return len - i >= 4 && strncasecmp(line + i, "BDAT", 4) == 0 &&
+	       (len - i == 4 || !is_alnum((unsigned char)line[i + 4]));
+}
+
+/* A BDAT line smtpd cannot read (too long, a NUL, a bad size): where its
+ * data ends is unknown, so nothing after it can be read as a command. */
+static void bdat_unreadable(void) __attribute__((noreturn));
+static void bdat_unreadable(void)
+{
+	say(501, 0, "5.5.4 Syntax: BDAT octets [LAST]");
+	session_exit(EX_TEMPFAIL, "unreadable BDAT line");
+}
 
 /* BDAT's argument, "n" or "n LAST": n is 1 to 20 digits, and a value past
  * 2^64-1 is simply more than any limit. Returns 0 when it is not that. */
@@ -2191,12 +2263,8 @@ static void do_bdat(char *arg)
 	int last;
 	const char *why;
 
-	if (!bdat_args(arg, &size, &last)) {
-		/* Where the chunk ends is unknown: nothing after this line
-		 * can be read as a command. */
-		say(501, 0, "5.5.4 Syntax: BDAT octets [LAST]");
-		session_exit(EX_TEMPFAIL, "bad BDAT size");
-	}
+	if (!bdat_args(arg, &size, &last))
+		bdat_unreadable();
 	why = bdat_refusal();
 	if (why != NULL) {
 		bdat_refuse(why, size, last);
@@ -2240,24 +2308,57 @@ static void tls_forget(void)
 	ss.tls = 1;
 }
 
+/*
+ * CVE-2011-0411: what a client sends after STARTTLS before TLS is up could
+ * be a man in the middle's, and must never be run as if it had come
+ * inside TLS. Under tlswrapper it would come down the same pipe as the
+ * decrypted session, so it is not dropped but refused.
+ */
+static void refuse_input_after_starttls(void)
+{
+	if (!input_pending())
+		return;
+	in.pos = in.end;
+	close_with_421("4.5.0", "Input after STARTTLS", "input after STARTTLS");
+}
+
+/*
+ * tlswrapper -n: the reply goes down descriptor 5, and closing it starts
+ * the handshake; the session stays on 0 and 1. tlswrapper forwards what
+ * it reads from the network down the session's pipe until it has taken
+ * the reply from descriptor 5; waiting (at most a second) until the pipe
+ * is empty before the last look at the input narrows the window in which
+ * a man in the middle's plaintext can still come down that pipe. It does
+ * not close it: see the man page.
+ */
+static void tlswrapper_handover(const char *line, size_t len)
+{
+	int left = 1, waits;
+
+	if (write(io.tls_ctl_fd, line, len) != (ssize_t)len)
+		session_exit(EX_TEMPFAIL, "TLS launcher went away");
+	for (waits = 0; waits < 10000 && left > 0; waits++) {
+		struct timespec pause = {.tv_nsec = 100000};
+
+		if (ioctl(io.tls_ctl_fd, FIONREAD, &left) != 0)
+			break;
+		if (left > 0)
+			nanosleep(&pause, NULL);
+	}
+	refuse_input_after_starttls();
+}
+
 static void tls_start(void)
 {
 	char line[REPLY_LINE_MAX];
-	size_t len;
+	size_t len = reply_line(line, 220, 0, "2.0.0 Ready to start TLS");
 
-	/*
-	 * CVE-2011-0411: what a client sends after STARTTLS before TLS is up
-	 * could be a man in the middle's, and must never be run as if it
-	 * had come inside TLS. Under tlswrapper it would come down the same
-	 * pipe as the decrypted session, so it is not dropped but refused.
-	 */
-	if (input_pending()) {
-		in.pos = in.end;
-		close_with_421("4.5.0", "Input after STARTTLS",
-			       "input after STARTTLS");
-	}
-	len = reply_line(line, 220, 0, "2.0.0 Ready to start TLS");
+	refuse_input_after_starttls();
+	out_flush();
 	if (io.launcher == LAUNCHER_UCSPI) {
+		/* UCSPI-TLS: the reply on standard output, "y" to SSLCTLFD,
+		 * then the launcher's descriptors; what the client sent on
+		 * the socket after STARTTLS is never read. */
 		out_put(line, len);
 		out_flush();
 		if (write(io.tls_ctl_fd, "y", 1) != 1)
@@ -2266,11 +2367,7 @@ static void tls_start(void)
 		io.out_fd = io.tls_write_fd;
 		out.not_socket = 0;
 	} else {
-		out_flush();
-		/* tlswrapper -n: the reply goes down descriptor 5, and closing
-		 * it starts the handshake; the session stays on 0 and 1. */
-		if (write(io.tls_ctl_fd, line, len) != (ssize_t)len)
-			session_exit(EX_TEMPFAIL, "TLS launcher went away");
+		tlswrapper_handover(line, len);
 	}
 	close(io.tls_ctl_fd);
 	io.tls_ctl_fd = -1;
@@ -2418,6 +2515,7 @@ static void do_rcpt(char *arg)
 		return;
 	}
 	if (ss.rcpt_count >= cfg.rcpt_limit) {
+		count_junk(); /* 452 is no error, but no mail either */
 		say(452, 0, "4.5.3 Too many recipients");
 		return;
 	}
@@ -2490,24 +2588,15 @@ static const struct verb {
 	{"HELP", do_help, 1}, {"STARTTLS", do_starttls, 0},
 };
 
-/*
- * A client may not hold a session without sending mail: past JUNK_LIMIT
- * of these since the session began or since the last accepted message,
- * the session ends, whatever each was answered.
- */
-static void count_junk(void)
-{
-	if (++ss.junk > JUNK_LIMIT)
-		close_with_421("4.7.0", "Too many commands without mail",
-			       "too many commands without mail");
-}
-
 static void dispatch(char *line, size_t len)
 {
 	const char *space = memchr(line, ' ', len);
 	size_t verb_len = space != NULL ? (size_t)(space - line) : len, i;
 	char *arg = line + verb_len;
 
+	if (names_bdat(line, len) && (memchr(line, '\0', len) != NULL ||
+				      strncasecmp(line, "BDAT ", 5) != 0))
+		bdat_unreadable();
 	if (memchr(line, '\0', len) != NULL) {
 		refuse(500, "5.5.2 NUL in command line");
 		return;
@@ -2800,6 +2889,8 @@ static void serve(void)
 			dispatch(line, len);
 			break;
 		case LINE_TOO_LONG:
+			if (names_bdat(line, len))
+				bdat_unreadable();
 			refuse(500, "5.5.2 Line too long");
 			break;
 		case LINE_EOF:
