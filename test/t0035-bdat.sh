@@ -230,6 +230,25 @@ bad_size '5 LAST x'
 bad_size '5  LAST'
 bad_size '5 FIRST'
 
+# A BDAT line smtpd cannot read is followed by data all the same: its
+# payload (here a whole transaction) must never run.
+unreadable_bdat() {
+	test_expect_success "a BDAT line $1: 501, exit 75, its payload never runs" "
+		payload='MAIL FROM:<e@evil.example>\r\nRCPT TO:<v@example.org>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n.\r\n' &&
+		{ printf 'EHLO c\r\n'; printf '$2' 86; printf \"\$payload\"; printf 'QUIT\r\n'; } >in &&
+		raw_session -- \"\$RECORD\" %F %T <in &&
+		tail -n 1 out | grep -q '^501 5.5.4 Syntax: BDAT octets \\[LAST\\]' &&
+		! grep -q '^250 2.1.0' out &&
+		expect_status 75 &&
+		expect_deliveries 0
+	"
+}
+unreadable_bdat 'over 512 octets' 'BDAT %d LAST                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                 \r\n'
+unreadable_bdat 'holding a NUL' 'BDAT %d\0 LAST\r\n'
+unreadable_bdat 'with a tab' 'BDAT\t%d LAST\r\n'
+unreadable_bdat 'after a space' ' BDAT %d LAST\r\n'
+unreadable_bdat 'with a word after LAST' 'bdat %d last now\r\n'
+
 test_expect_success 'a size of 20 digits past 2^64-1 is read as far as it goes' '
 	{ envelope; printf "BDAT 99999999999999999999 LAST\r\nSubject: x\r\n"; } >in &&
 	raw_session -- "$RECORD" <in &&

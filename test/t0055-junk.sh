@@ -53,14 +53,39 @@ test_expect_success 'a refused HELO or EHLO counts too' '
 	expect_status 75
 '
 
-test_expect_success 'MAIL, RCPT and DATA are not junk' '
+test_expect_success 'MAIL, RCPT within -r and DATA are not junk' '
 	{ junk 100; printf "MAIL FROM:<a@example.org>\r\n";
-	  for i in $(seq 150); do printf "RCPT TO:<b@example.org>\r\n"; done;
-	  printf "QUIT\r\n"; } >in &&
+	  for i in $(seq 100); do printf "RCPT TO:<b@example.org>\r\n"; done;
+	  printf "DATA\r\nx\r\n.\r\nQUIT\r\n"; } >in &&
 	raw_session -- "$RECORD" <in &&
-	[ "$(grep -c "^452 4.5.3 Too many recipients" out)" = 50 ] &&
+	[ "$(grep -c "^250 2.1.5 " out)" = 100 ] &&
 	tail -n 1 out | grep -q "^221 " &&
-	expect_status 0
+	expect_status 0 &&
+	expect_deliveries 1
+'
+
+# The limit holds whatever a client loops on: answers that are neither
+# errors nor mail count too.
+test_expect_success 'RCPTs past -r count as junk' '
+	{ printf "HELO c\r\nMAIL FROM:<a@example.org>\r\n";
+	  for i in $(seq 5000); do printf "RCPT TO:<b@example.org>\r\n"; done;
+	  printf "QUIT\r\n"; } >in &&
+	raw_session -r 1 -- "$RECORD" <in &&
+	[ "$(grep -c "^452 4.5.3 Too many recipients" out)" = 99 ] &&
+	tail -n 1 out | grep -q "^421 4.7.0 " &&
+	expect_status 75
+'
+
+test_expect_success 'messages that are refused count as junk' '
+	{ printf "HELO c\r\n";
+	  for i in $(seq 2000); do
+		printf "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nbare\nLF\r\n.\r\n";
+	  done; printf "QUIT\r\n"; } >in &&
+	raw_session -- "$RECORD" <in &&
+	[ "$(grep -c "^554 5.6.0" out)" = 100 ] &&
+	tail -n 1 out | grep -q "^421 4.7.0 " &&
+	expect_status 75 &&
+	expect_deliveries 0
 '
 
 test_done

@@ -134,6 +134,22 @@ test_expect_success 'a HELO that reads like log fields stays one field' '
 	perl fields.pl log
 '
 
+test_expect_success 'many long recipients: to= holds whole fields, then ",..."' '
+	long=$(printf "%0210d" 0) &&
+	{ printf "HELO c\r\nMAIL FROM:<a@example.org>\r\n";
+	  for i in 1 2 3 4 5 6 7 8 9; do printf "RCPT TO:<\"q\\\\\"$long$i\"@example.org>\r\n"; done;
+	  printf "DATA\r\nx\r\n.\r\n"; } | logged_session -- "$RECORD" >/dev/null &&
+	expect_deliveries 1 &&
+	[ "$(wc -l <drops/1.argv)" = 9 ] &&
+	grep "message from=" log >line &&
+	grep -q ",\.\.\. recipients=9 size=3 via=DATA maildrop=exit-0 reply=250$" line &&
+	cat >whole.pl <<-\EOF &&
+	# every quoted field of the line is closed: the quotes pair up
+	while (<>) { s/\\\\//g; s/\\"//g; exit 1 if tr/"// % 2 }
+	EOF
+	perl whole.pl line
+'
+
 test_expect_success 'a timeout and a 421 are logged' '
 	{ printf "HELO c\r\n"; sleep 3; } | logged_session -t 1 -- "$RECORD" >/dev/null &&
 	grep -q "session peer=unknown \[192.0.2.7\] helo=\"c\" tls=no messages=0 end=timeout$" log
