@@ -47,9 +47,10 @@ last_drop() {
 check_drop() {
 	local file=$1 n
 	shift
-	n=$(last_drop) && [ -n "$n" ] || fail "no delivery"
+	n=$(last_drop) && [ -n "$n" ] || { fail "no delivery"; return 1; }
 	local addr=${!#}
-	tail -n +4 "$DROPS/$n.msg" | cmp - "$file" || fail "message $n differs"
+	tail -n +4 "$DROPS/$n.msg" | cmp - "$file" ||
+		{ fail "message $n differs"; return 1; }
 	printf '%s\n' "${@:1:$#-1}" | diff -u - "$DROPS/$n.argv" || return 1
 	head -n 1 "$DROPS/$n.msg" | grep -q " \[$addr\])$" ||
 		fail "Received: without [$addr]: $(head -n 1 "$DROPS/$n.msg")"
@@ -60,9 +61,11 @@ deliver_swaks() {
 	local host=$1 port=$2 addr=$3
 	shift 3
 	make_message swaks msg &&
+	# swaks sends CR LF . CR LF after the data: without the last newline.
+	head -c -1 msg >data &&
 	swaks --server "$host" --port "$port" --helo swaks.example \
 		--from a@example.org --to b@example.org,c@example.org \
-		--data @msg --timeout 20 "$@" >swaks.out 2>&1 ||
+		--data @data --timeout 20 "$@" >swaks.out 2>&1 ||
 		{ cat swaks.out; return 1; }
 	grep -q "<-  250-mx.example Hello unknown \[$addr\]" swaks.out ||
 		{ cat swaks.out; fail "greeting without [$addr]"; } &&
