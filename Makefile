@@ -106,19 +106,27 @@ format:
 # The service files name /usr/local; they get the PREFIX installed to.
 FIX_PATHS = sed -e 's,/usr/local/sbin,$(SBINDIR),g' \
 	-e 's,/usr/local/bin,$(BINDIR),g'
+# The shipped service files: systemd units and xinetd services.
+UNITS = smtpd.socket smtpd@.service smtpd-tls.socket smtpd-tls@.service \
+	smtps.socket smtps@.service
+XINETD = smtpd smtps
 install: smtpd
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/xinetd.d
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSCONFDIR)/xinetd.d
 	install -m 755 smtpd $(DESTDIR)$(SBINDIR)/smtpd
 	install -m 755 etc/maildir-deliver $(DESTDIR)$(BINDIR)/maildir-deliver
 	install -m 644 man/smtpd.8 $(DESTDIR)$(MANDIR)/man8/smtpd.8
-	for f in smtpd.socket smtpd@.service; do \
+	install -m 644 man/maildir-deliver.1 \
+		$(DESTDIR)$(MANDIR)/man1/maildir-deliver.1
+	for f in $(UNITS); do \
 		$(FIX_PATHS) etc/systemd/$$f >$(DESTDIR)$(SYSTEMDDIR)/$$f && \
 		chmod 644 $(DESTDIR)$(SYSTEMDDIR)/$$f || exit 1; \
 	done
-	$(FIX_PATHS) etc/xinetd.d/smtpd >$(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpd
-	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpd
+	for f in $(XINETD); do \
+		$(FIX_PATHS) etc/xinetd.d/$$f >$(DESTDIR)$(SYSCONFDIR)/xinetd.d/$$f && \
+		chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/$$f || exit 1; \
+	done
 	install -d $(DESTDIR)$(SYSCONFDIR)/smtpd
 	install -m 644 etc/procmailrc $(DESTDIR)$(SYSCONFDIR)/smtpd/procmailrc
 	install -m 644 etc/mailfilter $(DESTDIR)$(SYSCONFDIR)/smtpd/mailfilter
@@ -126,9 +134,20 @@ install: smtpd
 clean:
 	rm -rf smtpd smtpd-asan smtpd-valgrind *.o $(REPORTS) test/fuzz/out
 
+# The Debian package (debian/), built from a copy of the work tree so that
+# nothing lands in it; the .deb files go to DEB_DIR, and lintian must pass.
+DEB_DIR ?= /tmp/smtpd-deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	git ls-files -z -co --exclude-standard | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	lintian -EIL +pedantic --fail-on error,warning $(DEB_DIR)/smtpd_*.deb
+	ls -l $(DEB_DIR)/*.deb
+
 # The benchmark's downloads and builds.
 bench-clean:
 	rm -rf test/bench/out
 
 SHELL = /bin/bash
-.PHONY: all bench bench-clean fuzz fuzz-build check check-asan check-valgrind lint format install clean
+.PHONY: all bench bench-clean deb fuzz fuzz-build check check-asan check-valgrind lint format install clean

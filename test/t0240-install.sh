@@ -10,8 +10,14 @@ test_expect_success 'make install DESTDIR=... PREFIX=/usr puts each file in plac
 	644 ./etc/smtpd/mailfilter
 	644 ./etc/smtpd/procmailrc
 	644 ./etc/xinetd.d/smtpd
+	644 ./etc/xinetd.d/smtps
+	644 ./usr/lib/systemd/system/smtpd-tls.socket
+	644 ./usr/lib/systemd/system/smtpd-tls@.service
 	644 ./usr/lib/systemd/system/smtpd.socket
 	644 ./usr/lib/systemd/system/smtpd@.service
+	644 ./usr/lib/systemd/system/smtps.socket
+	644 ./usr/lib/systemd/system/smtps@.service
+	644 ./usr/share/man/man1/maildir-deliver.1
 	644 ./usr/share/man/man8/smtpd.8
 	755 ./usr/bin/maildir-deliver
 	755 ./usr/sbin/smtpd
@@ -31,7 +37,7 @@ test_expect_success 'the default PREFIX is /usr/local' '
 '
 
 test_expect_success MANDOC 'mandoc -Tlint is clean' '
-	mandoc -Tlint -W warning "$SRC_DIR/man/smtpd.8" >lint 2>&1;
+	mandoc -Tlint -W warning "$SRC_DIR"/man/*.[18] >lint 2>&1;
 	[ ! -s lint ] || { cat lint; false; }
 '
 
@@ -43,14 +49,16 @@ test_expect_success MAN 'man -l renders the installed page' '
 '
 
 # The usage line smtpd prints is the list of its options; the man page
-# must describe each, in its option list and its synopsis, and no other.
+# must describe each, in its option list (the first list of DESCRIPTION)
+# and its synopsis, and no other.
 test_expect_success 'the man page lists exactly the options of the usage line' '
 	{ "$SMTPD" 2>usage; [ $? = 64 ]; } &&
 	sed -n "s/.*usage: smtpd //p" usage >line &&
 	[ -s line ] &&
 	{ grep -o "\[-[A-Za-z]*\]" line | tr -d "[]-" | fold -w1;
 	  grep -o "\[-[a-z] [a-z]*\]" line | cut -c3; } | sort >from-usage &&
-	sed -n "s/^\.It Fl \([A-Za-z]\)\( .*\)\{0,1\}$/\1/p" "$SRC_DIR/man/smtpd.8" |
+	sed -n "/^\.Sh DESCRIPTION/,/^\.El/p" "$SRC_DIR/man/smtpd.8" |
+		sed -n "s/^\.It Fl \([A-Za-z]\)\( .*\)\{0,1\}$/\1/p" |
 		sort -u >from-man &&
 	diff -u from-usage from-man &&
 	sed -n "/^\.Sh SYNOPSIS/,/^\.Sh/p" "$SRC_DIR/man/smtpd.8" >synopsis &&
