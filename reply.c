@@ -229,12 +229,16 @@ static size_t quote_octet(char out[4], unsigned char c)
 
 char *log_quote(char *dst, size_t dst_size, const char *src, size_t src_len)
 {
-	/* Room kept for "...", the closing quote and the NUL. */
-	size_t limit = dst_size - 5, out = 0, i;
+	size_t limit, out = 0, i, whole = 0;
+	char esc[4];
 
+	for (i = 0; i < src_len; i++)
+		whole += quote_octet(esc, (unsigned char)src[i]);
+	/* Room for the closing quote and the NUL; when it is cut, for "..."
+	 * too. */
+	limit = 1 + whole + 2 <= dst_size ? dst_size - 2 : dst_size - 5;
 	dst[out++] = '"';
 	for (i = 0; i < src_len; i++) {
-		char esc[4];
 		size_t n = quote_octet(esc, (unsigned char)src[i]);
 
 		if (out + n > limit) {

@@ -510,9 +510,10 @@ static enum proxy_status proxy_v2_tlvs(const unsigned char *p, size_t n,
 			*why = "PROXY v2 TLV runs past the header";
 			return PROXY_BAD;
 		}
-		/* PP2_TYPE_SSL (0x20): its first octet's bit PP2_CLIENT_SSL
-		 * says the client spoke TLS to the proxy. */
-		if (p[i] == 0x20 && len >= 1 && (p[i + 3] & 0x01))
+		/* PP2_TYPE_SSL (0x20): a client octet, whose bit
+		 * PP2_CLIENT_SSL says the client spoke TLS to the proxy, and
+		 * 4 octets of verify result. */
+		if (p[i] == 0x20 && len >= 5 && (p[i + 3] & 0x01))
 			h->tls = 1;
 		i += 3 + len;
 	}
@@ -540,9 +541,15 @@ static enum proxy_status proxy_v2_header(const unsigned char *p, size_t n,
 			known = 1;
 		}
 	*why = "malformed PROXY v2 header";
-	if ((p[12] >> 4) != 2 || command > 1 || !known || body < block)
+	if ((p[12] >> 4) != 2 || command > 1)
 		return PROXY_BAD;
-	h->keep_peer = command == 0 || (p[13] != 0x11 && p[13] != 0x21);
+	if (command == 0) { /* LOCAL: the rest is to be ignored */
+		h->keep_peer = 1;
+		return PROXY_DONE;
+	}
+	if (!known || body < block)
+		return PROXY_BAD;
+	h->keep_peer = p[13] != 0x11 && p[13] != 0x21;
 	if (!h->keep_peer) {
 		struct sockaddr_in s4 = {.sin_family = AF_INET};
 		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
@@ -558,8 +565,6 @@ static enum proxy_status proxy_v2_header(const unsigned char *p, size_t n,
 			h->src_len = sizeof(s6);
 		}
 	}
-	if (command == 0)
-		return PROXY_DONE; /* LOCAL: the rest is to be ignored */
 	return proxy_v2_tlvs(p + PROXY_V2_HEAD + block, body - block, h, why);
 }
 
@@ -941,16 +946,14 @@ static int utf8_valid(const unsigned char *p, size_t n)
 
 		if (len == 0 || len > n - i)
 			return 0;
-		if (c == 0xe0)
-			lo = 0xa0; /* overlong */
+		if (c == 0xe0 || c == 0xc2)
+			lo = 0xa0; /* E0: overlong; C2: C1 controls */
 		else if (c == 0xed)
 			hi = 0x9f; /* surrogates */
 		else if (c == 0xf0)
 			lo = 0x90; /* overlong */
 		else if (c == 0xf4)
 			hi = 0x8f; /* past U+10FFFF */
-		else if (c == 0xc2)
-			lo = 0xa0; /* C1 controls */
 		for (k = 1; k < len; k++) {
 			unsigned char b = p[i + k];
 			if (b < (k == 1 ? lo : 0x80) ||
@@ -1136,8 +1139,9 @@ static enum addr_error mailbox_parse(const char *text, size_t n, int utf8,
 	    (p[0] != '"' && !dot_string(p, local, utf8)))
 		return ADDR_NOT_MAILBOX;
 	domain = p + local + 1;
-	if (domain[0] == '[' ? !address_literal(domain, n - local - 1)
-			     : !domain_name(domain, n - local - 1, utf8))
+	if (local + 1 == n ||
+	    (domain[0] == '[' ? !address_literal(domain, n - local - 1)
+			      : !domain_name(domain, n - local - 1, utf8)))
 		return ADDR_NOT_MAILBOX;
 	mb->local_len = local;
 	mb->domain = mb->text + local + 1;
@@ -1791,9 +1795,13 @@ static __attribute__((noinline)) pid_t
 vfork_exec(int spool, int output, char **argv, char **envp, int *err)
 {
 	volatile int child_errno = 0;
+	/* The child calls only what is safe after vfork() (maildrop_child),
+	 * and smtpd has no signal handler to run in it. */
+	// NOLINTNEXTLINE(clang-analyzer-security.insecureAPI.vfork)
 	pid_t pid = vfork();
 
 	if (pid == 0)
+		// NOLINTNEXTLINE(clang-analyzer-unix.Vfork)
 		maildrop_child(spool, output, argv, envp, &child_errno);
 	*err = pid < 0 ? errno : child_errno;
 	return pid;
@@ -2530,6 +2538,8 @@ static void do_data(char *arg)
 {
 	if (*arg != '\0')
 		refuse(501, "5.5.4 Syntax: DATA");
+	else if (ss.body == BODY_BDAT_FAILED)
+		refuse(503, "5.5.1 An earlier BDAT failed; send RSET");
 	else if (ss.body != BODY_NONE)
 		refuse(503, "5.5.1 DATA not allowed in a BDAT transaction");
 	else if (!ss.in_mail)
