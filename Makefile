@@ -75,11 +75,12 @@ lint:
 # libFuzzer targets (test/fuzz/), each run FUZZ_SECONDS from its seeds;
 # a crash fails the run and leaves its input in test/fuzz/out/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = reply session address data
+FUZZ_TARGETS = reply session address data utf8 proxy
 FUZZ_CC = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
 fuzz-build: $(FUZZ_TARGETS:%=test/fuzz/out/%)
+test/fuzz/out/utf8: test/fuzz/utf8-python.h
 test/fuzz/out/%: test/fuzz/%.c test/fuzz/check.h $(SRC) $(HDR)
 	mkdir -p test/fuzz/out
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ test/fuzz/$*.c reply.c

@@ -1,9 +1,16 @@
 /*
- * Fuzz target: the reply builder and name sanitizer (reply.c) with any
- * name, peer, address and HELO argument. Every line must be at most 512
- * octets, end in CRLF with no other CR or LF, hold only printable bytes;
- * the greeting must never cut NAME or " [ADDR]"; Received: lines must stay
- * within 998 octets.
+ * Fuzz target: the reply builder, the name sanitizer and the log quoting
+ * (reply.c) with any name, peer, address and HELO argument. Every line
+ * must be at most 512 octets, end in CRLF with no other CR or LF, hold
+ * only printable bytes; the greeting must never cut NAME or " [ADDR]";
+ * Received: lines must stay within 998 octets.
+ *
+ * log_quote() gets the whole input, NULs and all, into a buffer of exactly
+ * 8 to 263 octets (the first input octet says) and into one that always
+ * has room: the field is in double quotes, printable ASCII, within the
+ * buffer, with no '"' inside but as \", and read back (\", \\ and \xHH)
+ * it is the input, or when cut (ending in "...") a prefix of the input
+ * that stops only where the next octet's escape would not have fitted.
  */
 #include <stdint.h>
 
@@ -90,6 +97,97 @@ static void check_received(const char *helo, const char *peer, const char *addr,
 	}
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* How long the escape of one octet is: \" \\ \xHH, or the octet. */
+static size_t escape_length(unsigned char c)
+{
+	if (c == '"' || c == '\\')
+		return 2;
+	return c >= 0x20 && c < 0x7f ? 1 : 4;
+}
+
+/* Reads back the inside of a quoted field into out; 0 when it holds a
+ * bare '"', an escape that is not \\", \\\\ or \\xHH, or an \\xHH of an
+ * octet that stands as itself. */
+static int unquote(const char *p, size_t n, unsigned char *out, size_t *len)
+{
+	size_t i = 0;
+
+	*len = 0;
+	while (i < n) {
+		if (p[i] == '"')
+			return 0;
+		if (p[i] != '\\') {
+			out[(*len)++] = (unsigned char)p[i++];
+		} else if (i + 1 < n && (p[i + 1] == '"' || p[i + 1] == '\\')) {
+			out[(*len)++] = (unsigned char)p[i + 1];
+			i += 2;
+		} else if (i + 3 < n && p[i + 1] == 'x' &&
+			   hex_digit(p[i + 2]) >= 0 &&
+			   hex_digit(p[i + 3]) >= 0) {
+			unsigned char c =
+				(unsigned char)(hex_digit(p[i + 2]) * 16 +
+						hex_digit(p[i + 3]));
+
+			if (escape_length(c) != 4)
+				return 0;
+			out[(*len)++] = c;
+			i += 4;
+		} else {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void check_quote(const uint8_t *src, size_t src_len, size_t dst_size)
+{
+	static unsigned char back[1 << 16];
+	char *dst = malloc(dst_size); /* exactly: ASan sees one octet past */
+	size_t len, i, inside, escaped = 0, back_len;
+	int whole;
+
+	FUZZ_ASSERT(dst != NULL);
+	FUZZ_ASSERT(log_quote(dst, dst_size, (const char *)src, src_len) ==
+		    dst);
+	len = strlen(dst);
+	FUZZ_ASSERT(len < dst_size && len >= 2);
+	FUZZ_ASSERT(dst[0] == '"' && dst[len - 1] == '"');
+	for (i = 0; i < len; i++)
+		FUZZ_ASSERT(dst[i] >= 0x20 && dst[i] < 0x7f);
+	for (i = 0; i < src_len; i++)
+		escaped += escape_length(src[i]);
+	inside = len - 2;
+	whole = unquote(dst + 1, inside, back, &back_len) &&
+		back_len == src_len && memcmp(back, src, src_len) == 0;
+	if (!whole) {
+		/* Cut after a whole escape, then "...": a prefix of the input,
+		 * and the next octet's escape would not have fitted. */
+		FUZZ_ASSERT(inside >= 3 &&
+			    memcmp(dst + 1 + inside - 3, "...", 3) == 0);
+		inside -= 3;
+		FUZZ_ASSERT(unquote(dst + 1, inside, back, &back_len));
+		FUZZ_ASSERT(back_len < src_len &&
+			    memcmp(back, src, back_len) == 0);
+		FUZZ_ASSERT(1 + inside + escape_length(src[back_len]) + 3 + 1 +
+				    1 >
+			    dst_size);
+	}
+	/* All of it when it fits with room for "..." to spare (log_quote
+	 * keeps that room even for the last escape). */
+	if (1 + escaped + 3 + 1 + 1 <= dst_size)
+		FUZZ_ASSERT(whole);
+	free(dst);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char buf[1 << 16];
@@ -121,5 +219,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	log_field(logged, sizeof(logged), f[1]);
 	for (len = 0; logged[len] != '\0'; len++)
 		FUZZ_ASSERT(logged[len] >= 0x20 && logged[len] < 0x7f);
+
+	check_quote(data, size, 8 + (size > 0 ? data[0] : 0));
+	check_quote(data, size, size * 4 + 8);
 	return 0;
 }
