@@ -45,7 +45,11 @@ test_expect_success() {
 	fi
 	dir=$TRASH/$test_count
 	mkdir -p "$dir/drops"
-	if (cd "$dir" && eval "$2") >"$dir.log" 2>&1 </dev/null; then
+	# The body runs as a function, so that "return 1" in it fails the test
+	# (in a plain eval, return is an error that the body goes on past).
+	if (cd "$dir" && eval "test_body_() {
+$2
+}" && test_body_) >"$dir.log" 2>&1 </dev/null; then
 		echo "ok $test_count - $1"
 	else
 		echo "not ok $test_count - $1"
