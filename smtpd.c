@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -28,6 +29,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -61,6 +64,8 @@
 #define SECONDS_MAX 86400
 #define IN_BUF_SIZE 65536
 #define OUT_BUF_SIZE 8192
+/* A message is spooled in memory up to this size, then in a file. */
+#define SPOOL_MEMORY_MAX (256 * 1024)
 /* How much of the maildrop's output the log line keeps. */
 #define MAILDROP_LOG_MAX 200
 /* The PROXY protocol: a v1 line is at most 107 octets with its CRLF; a v2
@@ -69,6 +74,15 @@
 #define PROXY_V1_MIN 15 /* "PROXY UNKNOWN\r\n" */
 #define PROXY_V2_HEAD 16
 #define PROXY_MAX (PROXY_V2_HEAD + 65535)
+
+/*
+ * What an idle session writes lies together, in as few pages as can be:
+ * the peer and the session in .data beside cfg and io (which the linker
+ * would otherwise scatter over the .bss between the big buffers), and
+ * each buffer's counters before its octets. Measured with 200 sessions
+ * idle after EHLO: two pages less of private memory per session.
+ */
+#define HOT __attribute__((section(".data")))
 
 static const char usage_text[] =
 	"usage: smtpd [-pRS] [-n name] [-a domain]... [-s bytes] [-r count] "
@@ -119,7 +133,7 @@ static struct peer {
 	enum { LOOKUP_NONE, LOOKUP_RUNNING, LOOKUP_DONE } lookup;
 	int lookup_fd;
 	long long lookup_deadline;
-} peer;
+} peer HOT;
 
 /* How the message of the transaction arrives; a failed BDAT transaction
  * reads and drops its chunks until RSET or LAST. */
@@ -140,17 +154,17 @@ static struct session {
 	unsigned errors;
 	unsigned junk;
 	unsigned messages;
-} ss;
+} ss HOT;
 
 static struct {
-	char buf[OUT_BUF_SIZE];
 	size_t len;
 	int not_socket;
+	char buf[OUT_BUF_SIZE];
 } out;
 
 static struct {
-	char buf[IN_BUF_SIZE];
 	size_t pos, end;
+	char buf[IN_BUF_SIZE];
 } in;
 
 static void session_exit(int status, const char *why) __attribute__((noreturn));
@@ -764,10 +778,12 @@ static int same_address(const struct sockaddr *a, const struct sockaddr *b)
 	return 0;
 }
 
-/* Forward confirmation: does the name lead back to the peer's address? */
+/* Forward confirmation: does the name lead back to the peer's address?
+ * Only addresses of the peer's family can (and no AAAA query for IPv4). */
 static int name_confirms(const char *name)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+	struct addrinfo hints = {.ai_family = peer.sa.ss_family,
+				 .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res, *ai;
 	int found = 0;
 
@@ -791,8 +807,14 @@ static struct {
 	char host[NI_MAXHOST]; /* "" when there is no name */
 	int confirmed;
 	int wake[2]; /* the thread writes one octet to wake[1] when done */
+	pthread_t thread;
 } lookup_answer;
 static atomic_int lookup_done;
+
+/* The thread's stack: the session's own, so that once the thread has
+ * ended its pages can be given back (glibc keeps the stacks it makes). */
+#define LOOKUP_STACK_SIZE (256 * 1024)
+static char lookup_stack[LOOKUP_STACK_SIZE] __attribute__((aligned(4096)));
 
 static void *lookup_thread(void *unused)
 {
@@ -814,7 +836,6 @@ static void *lookup_thread(void *unused)
 static void peer_lookup_start(void)
 {
 	pthread_attr_t attr;
-	pthread_t thread;
 	int started;
 
 	snprintf(peer.name, sizeof(peer.name), "unknown");
@@ -823,9 +844,14 @@ static void peer_lookup_start(void)
 		return;
 	if (pipe2(lookup_answer.wake, O_CLOEXEC) != 0)
 		return;
+	/* The resolver's few allocations need no malloc arena of their own
+	 * (a 64 MB mapping, and dirty pages for the rest of the session). */
+	mallopt(M_ARENA_MAX, 1);
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	started = pthread_create(&thread, &attr, lookup_thread, NULL) == 0;
+	started = pthread_attr_setstack(&attr, lookup_stack,
+					sizeof(lookup_stack)) == 0 &&
+		  pthread_create(&lookup_answer.thread, &attr, lookup_thread,
+				 NULL) == 0;
 	pthread_attr_destroy(&attr);
 	if (!started) {
 		close(lookup_answer.wake[0]);
@@ -854,14 +880,22 @@ static int name_usable(const char *name)
 	       inet_pton(AF_INET6, name, scratch) != 1;
 }
 
-/* Stops waiting for the lookup; a thread still running is left to end
- * with the process, and its answer is never read. */
+/* Stops waiting for the lookup. A thread that has ended is joined, and
+ * the memory it used given back; one still running is left to end with
+ * the process, and its answer is never read. */
 static void peer_lookup_stop(void)
 {
 	if (peer.lookup != LOOKUP_RUNNING)
 		return;
 	close(peer.lookup_fd);
 	peer.lookup = LOOKUP_DONE;
+	if (!atomic_load_explicit(&lookup_done, memory_order_acquire)) {
+		pthread_detach(lookup_answer.thread);
+		return;
+	}
+	pthread_join(lookup_answer.thread, NULL);
+	madvise(lookup_stack, sizeof(lookup_stack), MADV_DONTNEED);
+	malloc_trim(0);
 }
 
 /* Waits, within the lookup's bound, for the peer's name. */
@@ -1430,10 +1464,12 @@ struct message {
 	int too_big;
 	int spool_error;
 	int spool;
-	long long start;	 /* when DATA or the first BDAT came */
-	unsigned long long size; /* unstuffed, CR LF counted as two */
-	unsigned long long wire; /* octets read for the message */
-	char *out;		 /* where the next kept octet goes */
+	int in_memory;		    /* the spool is a memfd, not yet a file */
+	unsigned long long spooled; /* octets in the spool */
+	long long start;	    /* when DATA or the first BDAT came */
+	unsigned long long size;    /* unstuffed, CR LF counted as two */
+	unsigned long long wire;    /* octets read for the message */
+	char *out;		    /* where the next kept octet goes */
 };
 
 /* The message of the transaction; its spool is open only while the
@@ -1447,8 +1483,72 @@ static void spool_close(void)
 	message.spool = -1;
 }
 
+static int spool_open(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[PATH_MAX];
+	int fd;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	/* Unlinked from the start: nothing is left behind if smtpd dies. */
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if ((size_t)snprintf(path, sizeof(path), "%s/smtpd.XXXXXX", dir) >=
+	    sizeof(path))
+		return -1;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+/*
+ * A message begins in memory (memfd_create), and moves to an unlinked
+ * file in TMPDIR once it passes SPOOL_MEMORY_MAX: creating a file for
+ * every small message cost more than the rest of a session (a new inode
+ * on ext4, 50 to 300 us), while a big one must not hold memory.
+ */
+static int spool_begin(struct message *m)
+{
+	int fd = memfd_create("smtpd-spool", MFD_CLOEXEC);
+
+	m->in_memory = fd >= 0;
+	return fd >= 0 ? fd : spool_open();
+}
+
+/* Moves the spool from memory to a file; 0 when it cannot. */
+static int spool_to_file(struct message *m)
+{
+	int fd = spool_open();
+	off_t from = 0;
+	unsigned long long left = m->spooled;
+
+	if (fd < 0)
+		return 0;
+	while (left > 0) {
+		ssize_t n = sendfile(fd, m->spool, &from, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return 0;
+		}
+		left -= (unsigned long long)n;
+	}
+	close(m->spool);
+	m->spool = fd;
+	m->in_memory = 0;
+	return 1;
+}
+
 static void spool_write(struct message *m, const char *p, size_t n)
 {
+	if (m->in_memory && !m->spool_error &&
+	    m->spooled + n > SPOOL_MEMORY_MAX && !spool_to_file(m))
+		m->spool_error = 1;
+	m->spooled += n;
 	while (n > 0 && !m->spool_error) {
 		ssize_t w = write(m->spool, p, n);
 		if (w < 0 && errno == EINTR)
@@ -1656,27 +1756,6 @@ static long long data_deadline(long long start, unsigned long long wire)
 	       (long long)(wire / DATA_MIN_RATE) * 1000;
 }
 
-static int spool_open(void)
-{
-	const char *dir = getenv("TMPDIR");
-	char path[PATH_MAX];
-	int fd;
-
-	if (dir == NULL || *dir == '\0')
-		dir = "/tmp";
-	/* Unlinked from the start: nothing is left behind if smtpd dies. */
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	if ((size_t)snprintf(path, sizeof(path), "%s/smtpd.XXXXXX", dir) >=
-	    sizeof(path))
-		return -1;
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd >= 0)
-		unlink(path);
-	return fd;
-}
-
 /* RFC 3848 and RFC 6531 names for how the message came. */
 static const char *protocol_name(void)
 {
@@ -1714,7 +1793,7 @@ static void message_begin(struct message *m, int bdat)
 	memset(m, 0, sizeof(*m));
 	m->bdat = bdat;
 	m->start = now_ms();
-	m->spool = spool_open();
+	m->spool = spool_begin(m);
 	if (m->spool < 0)
 		m->spool_error = 1;
 	received_put(m);
@@ -2746,7 +2825,11 @@ static void parse_options(int argc, char **argv)
 	const char *name = NULL;
 	int i;
 
-	cfg.domains = calloc((size_t)argc, sizeof(*cfg.domains));
+	static char *few_domains[16];
+
+	/* No malloc in an idle session: its heap would be one page more. */
+	cfg.domains = argc <= 16 ? few_domains
+				 : calloc((size_t)argc, sizeof(*cfg.domains));
 	if (cfg.domains == NULL)
 		usage_error("%s", "out of memory");
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
