@@ -104,7 +104,8 @@ bench:
 format:
 	clang-format -i $(C_FILES)
 
-# The service files name /usr/local; they get the PREFIX installed to.
+# The service files and the man page name /usr/local; they get the PREFIX
+# installed to.
 FIX_PATHS = sed -e 's,/usr/local/sbin,$(SBINDIR),g' \
 	-e 's,/usr/local/bin,$(BINDIR),g'
 # The shipped service files: systemd units and xinetd services.
@@ -117,7 +118,8 @@ install: smtpd
 		$(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSCONFDIR)/xinetd.d
 	install -m 755 smtpd $(DESTDIR)$(SBINDIR)/smtpd
 	install -m 755 etc/maildir-deliver $(DESTDIR)$(BINDIR)/maildir-deliver
-	install -m 644 man/smtpd.8 $(DESTDIR)$(MANDIR)/man8/smtpd.8
+	$(FIX_PATHS) man/smtpd.8 >$(DESTDIR)$(MANDIR)/man8/smtpd.8
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/smtpd.8
 	install -m 644 man/maildir-deliver.1 \
 		$(DESTDIR)$(MANDIR)/man1/maildir-deliver.1
 	for f in $(UNITS); do \
