@@ -93,7 +93,8 @@ test_expect_success 'a DNS server that never answers holds EHLO at most 5 s' '
 	printf "EHLO c\r\nQUIT\r\n" >in &&
 	with_hosts hosts sh -c "
 		mount --bind slow.conf /etc/resolv.conf &&
-		python3 \"$TEST_DIR/bin/silent-dns.py\" 20 & sleep 0.5
+		python3 \"$TEST_DIR/bin/silent-dns.py\" 20 ready &
+		for i in \$(seq 100); do [ -e ready ] && break; sleep 0.1; done
 		start=\$(date +%s%N)
 		TCPREMOTEIP=127.0.0.99 \"$SMTPD\" -n mx.example true <in >out
 		echo \$(( (\$(date +%s%N) - start) / 1000000 )) >ms
