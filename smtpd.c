@@ -65,7 +65,7 @@
 #define IN_BUF_SIZE 65536
 #define OUT_BUF_SIZE 8192
 /* A message is spooled in memory up to this size, then in a file. */
-#define SPOOL_MEMORY_MAX (256 * 1024)
+#define SPOOL_MEMORY_MAX (256ULL * 1024)
 /* How much of the maildrop's output the log line keeps. */
 #define MAILDROP_LOG_MAX 200
 /* The PROXY protocol: a v1 line is at most 107 octets with its CRLF; a v2
@@ -2765,8 +2765,9 @@ static void choose_name(const char *given)
 	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
 }
 
-/* Takes the value of option opt (one of "nasrtm"). */
-static void option_value(int opt, char *value, const char **name)
+/* Takes the value of option opt (one of "nasrtm"); -a adds to domains. */
+static void option_value(int opt, char *value, const char **name,
+			 char **domains)
 {
 	switch (opt) {
 	case 'n':
@@ -2776,7 +2777,7 @@ static void option_value(int opt, char *value, const char **name)
 		if (!name_is_valid(value))
 			usage_error("-a needs a domain name, not '%s'",
 				    printable(value));
-		cfg.domains[cfg.domain_count++] = value;
+		domains[cfg.domain_count++] = value;
 		break;
 	case 's':
 		cfg.size_limit = number_arg(opt, value, 0, ULLONG_MAX);
@@ -2826,12 +2827,13 @@ static void parse_options(int argc, char **argv)
 	int i;
 
 	static char *few_domains[16];
-
 	/* No malloc in an idle session: its heap would be one page more. */
-	cfg.domains = argc <= 16 ? few_domains
-				 : calloc((size_t)argc, sizeof(*cfg.domains));
-	if (cfg.domains == NULL)
+	char **domains = argc <= 16 ? few_domains
+				    : calloc((size_t)argc, sizeof(*domains));
+
+	if (domains == NULL)
 		usage_error("%s", "out of memory");
+	cfg.domains = domains;
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
 		char *p = argv[i] + 1;
 
@@ -2847,7 +2849,8 @@ static void parse_options(int argc, char **argv)
 				    *p > ' ' && *p < 0x7f ? *p : '?');
 		if (p[1] == '\0' && i + 1 >= argc)
 			usage_error("-%c needs a value", *p);
-		option_value(*p, p[1] != '\0' ? p + 1 : argv[++i], &name);
+		option_value(*p, p[1] != '\0' ? p + 1 : argv[++i], &name,
+			     domains);
 	}
 	if (i >= argc)
 		usage_error("%s", "no maildrop command given");
