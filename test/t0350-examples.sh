@@ -45,13 +45,18 @@ else
 	done || { echo "Bail out! no private world"; exit 1; }
 fi
 . "$TEST_DIR/bin/store-lib.sh"
+. "$TEST_DIR/bin/proxy-lib.sh"
+. "$TEST_DIR/bin/examples-lib.sh"
+# The name the documentation's certificate is for, the host's own.
+printf '127.0.0.1\tmx.example.org\n' >>"$WORLD_ETC/hosts"
 
 LAUNCHER_PID=
 cleanup() {
-	[ -n "$LAUNCHER_PID" ] && kill "$LAUNCHER_PID" 2>/dev/null && wait "$LAUNCHER_PID" 2>/dev/null
+	stop_launcher
+	proxy_stop_all
 	dovecot_stop
 	declare -f mta_cleanup >/dev/null && mta_cleanup
-	rm -rf "$TRASH"
+	if [ -n "${KEEP_TRASH:-}" ]; then echo "# kept $TRASH"; else rm -rf "$TRASH"; fi
 }
 trap cleanup EXIT
 
@@ -74,16 +79,29 @@ test_have_prereq() {
 	PROCMAIL) [ -x /usr/bin/procmail ] ;;
 	COURIER) [ -x /usr/bin/maildrop ] && command -v maildirmake >/dev/null ;;
 	SOCKET_ACTIVATE) command -v systemd-socket-activate >/dev/null ;;
+	MSMTP) command -v msmtp >/dev/null && test_have_prereq POSTFIX ;;
+	ADDUSER) command -v adduser >/dev/null && grep -qw overlay /proc/filesystems ;;
 	*) lib_test_have_prereq "$1" ;;
 	esac
 }
 
-# A Postfix of the test's own for /usr/sbin/sendmail (test/lib-mta.sh):
-# example.org is delivered to the "accepted" sink.
-if grep -lq "/sendmail$" "$EX"/*/smtpd 2>/dev/null && test_have_prereq POSTFIX; then
+# A Postfix of the test's own for /usr/sbin/sendmail and for msmtp
+# (test/lib-mta.sh): example.org is delivered to the "accepted" sink. For
+# msmtp it listens as the documentation's master.cf lines say
+# ($EX/listeners, from the docs), and its smtpd(8) there knows the
+# recipient someone and refuses later@ with a 450.
+SMTPD_FILES=$(find "$EX" -name smtpd)
+MSMTP_PORTS=
+if { grep -lq "/sendmail$" $SMTPD_FILES || grep -lq "^msmtp " $SMTPD_FILES; } 2>/dev/null &&
+	test_have_prereq POSTFIX; then
 	start_sink accepted && start_sink relay && start_sink notices &&
-		postfix_setup </dev/null && postfix_start ||
+		postfix_setup "local_recipient_maps = inline:{someone=ok}" \
+			"smtpd_recipient_restrictions = check_recipient_access inline:{{later@example.org=450 4.2.0 try again later}}" \
+			</dev/null &&
+		sed -e '/^#/d; /^$/d' "$EX/listeners" >>"$POSTFIX_DIR/etc/master.cf" &&
+		postfix_start ||
 		{ echo "Bail out! Postfix did not start"; exit 1; }
+	MSMTP_PORTS=" $(sed -n 's/^127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$EX/listeners" | tr '\n' ' ')"
 fi
 
 # map_path WORD: the word an example names, in the scratch world of ROOT.
@@ -92,16 +110,17 @@ map_path() {
 	/usr/local/sbin/smtpd | /usr/sbin/smtpd) printf "%s\n" "$SMTPD" ;;
 	/usr/local/bin/maildir-deliver | /usr/bin/maildir-deliver)
 		printf "%s\n" "$SRC_DIR/etc/maildir-deliver" ;;
-	/var/* | /tmp/* | /srv/* | /home/* | /etc/smtpd/*) printf "%s\n" "$ROOT$1" ;;
+	/var/* | /tmp/* | /srv/* | /home/* | /etc/smtpd | /etc/smtpd/*) printf "%s\n" "$ROOT$1" ;;
 	[A-Z]*=/*) printf "%s\n" "${1%%=*}=$(map_path "${1#*=}")" ;;
 	*) printf "%s\n" "$1" ;;
 	esac
 }
 
-# The same for shell text: every /var/, /tmp/, /srv/, /home/ after a
-# space, an = or a quote.
+# The same for shell text: every /var/, /tmp/, /srv/, /home/ and
+# /etc/smtpd after a space, an =, a quote or a redirection.
 map_text() {
-	sed -E "s#(^|[ =\"'])/(var|tmp|srv|home)/#\\1$ROOT/\\2/#g"
+	sed -E -e "s#(^|[ =\"'<>])/(var|tmp|srv|home)/#\\1$ROOT/\\2/#g" \
+		-e "s#(^|[ =\"'<>])/etc/smtpd(/|\$|[ ;&|])#\\1$ROOT/etc/smtpd\\2#g"
 }
 
 # read_argv FILE: ARGV, the words of FILE mapped.
@@ -114,15 +133,16 @@ read_argv() {
 }
 
 # smtpd_maildrop: MD, the index in ARGV of the maildrop (after smtpd's
-# options); DOMAIN, the first -a domain (example.org without -a).
+# options); DOMAIN, the first -a domain (example.org without -a); SMTPD_P
+# 1 with -p.
 smtpd_maildrop() {
 	local i=1 a
-	DOMAIN=
+	DOMAIN= SMTPD_P=
 	while [ $i -lt ${#ARGV[@]} ]; do
 		a=${ARGV[$i]}
 		case $a in
 		--) i=$((i + 1)); break ;;
-		-[RSp] | -[RSp][RSp] | -[RSp][RSp][RSp]) ;;
+		-[RSp] | -[RSp][RSp] | -[RSp][RSp][RSp]) [[ $a == *p* ]] && SMTPD_P=1 ;;
 		-[nasrtm])
 			[ "$a" = -a ] && [ -z "$DOMAIN" ] && DOMAIN=${ARGV[$((i + 1))]}
 			i=$((i + 1)) ;;
@@ -164,6 +184,18 @@ prepare_maildrop() {
 		own "$user" "$(dirname "$STORE")" ;;
 	sendmail)
 		STORE_KIND=postfix STORE=accepted ;;
+	sh)
+		# sh -c 'msmtp ... --port=N ...' %F %T: Postfix listens on N as the
+		# documentation's master.cf lines say.
+		local script=${ARGV[$((MD + 2))]:-} port
+		[ "${ARGV[$((MD + 1))]}" = -c ] && [[ $script == msmtp\ * ]] ||
+			{ fail "no test knows the maildrop $prog ${ARGV[*]:$((MD + 1))}"; return 1; }
+		[[ $script =~ --host=127\.0\.0\.1\ .*--port=([0-9]+) ]] ||
+			{ fail "msmtp to no port of 127.0.0.1"; return 1; }
+		port=${BASH_REMATCH[1]}
+		[[ $MSMTP_PORTS == *" $port "* ]] ||
+			{ fail "no master.cf lines for 127.0.0.1:$port in the documentation"; return 1; }
+		STORE_KIND=msmtp STORE=accepted ;;
 	procmail)
 		[ "${ARGV[$((MD + 1))]}" = -m ] ||
 			{ fail "procmail without -m: it takes each recipient as a local user to deliver to (t0345)"; return 1; }
@@ -224,23 +256,56 @@ check_example_stored() {
 		fail "no Received: of smtpd's on top of $1: $(head -n 3 "$1")"
 }
 
-# check_store USER MSG: MSG (with its unique Subject:) is in the store.
+# check_store USER MSG [COUNT]: MSG (with its unique Subject:) is in the
+# store, which holds COUNT messages (1) where it can be counted; STORED is
+# its file (the Maildir's). Through msmtp, also: Postfix's 450 gives 451,
+# and that message is not delivered.
 check_store() {
-	local f n
+	local f n subject
+	subject=$(grep -m 1 "^Subject: " "$2")
 	case $STORE_KIND in
 	maildir)
-		maildir_count "$STORE" 1 &&
-		check_example_stored "$(maildir_files "$STORE")" "$2" ;;
-	postfix)
+		maildir_count "$STORE" "${3:-1}" &&
+		STORED=$(grep -lxF -- "$subject" $(maildir_files "$STORE")) &&
+		[ "$(echo "$STORED" | wc -l)" = 1 ] ||
+			{ fail "not once in $STORE: $subject"; return 1; }
+		check_example_stored "$STORED" "$2" ;;
+	postfix | msmtp)
 		postfix_flush &&
-		n=$(sink_find accepted "$(grep -m 1 "^Subject: " "$2")") &&
+		n=$(sink_find accepted "$subject") &&
 		[ -n "$n" ] || { fail "Postfix delivered no such message"; return 1; }
+		[ "$(echo "$n" | wc -l)" = 1 ] || { fail "delivered more than once"; return 1; }
 		sink_body accepted "$n" | cmp - "$2" &&
-		[ "$(sink_rcpts accepted "$n")" = "someone@$DOMAIN" ] ;;
+		[ "$(sink_rcpts accepted "$n")" = "someone@$DOMAIN" ] &&
+		[ "$(sink_sender accepted "$n")" = sender@example.net ] &&
+		grep -q "^	by [^ ]* (smtpd) with E\?SMTP;"$'\r'"\$" "$(sink_dir accepted)/$n.msg" ||
+			{ fail "not from sender@example.net to someone@$DOMAIN through smtpd"; return 1; }
+		[ "$STORE_KIND" = msmtp ] || return 0
+		# Postfix refuses later@ with 450: msmtp exits 69, the line makes it
+		# 75, the client gets 451, nothing is delivered.
+		store_message later.msg "${subject#Subject: } later" &&
+		smtp_dialogue later.msg sender@example.net "later@$DOMAIN" &&
+		{ as "$1" "${ARGV[@]}" <in >out 2>&1; true; } &&
+		check_reply_lines out && expect_data_reply "451 4\.3\.0 " &&
+		postfix_flush &&
+		[ -z "$(sink_find accepted "Subject: ${subject#Subject: } later")" ] ||
+			{ fail "Postfix's 450 was not a 451, or the message went through"; return 1; } ;;
 	dovecot)
 		imap_read imap "$ROOT/dovecot/dovecot.conf" "someone@$DOMAIN" "$STORE" &&
 		imap_count imap 1 && check_example_stored imap/1.eml "$2" crlf ;;
 	esac
+}
+
+# example_message FILE SUBJECT: the message a client sends (store_message
+# of store-lib.sh). Through msmtp without From:, Date: and Message-ID:,
+# which msmtp would add but for the example's options. (A Bcc: would not
+# tell whether msmtp keeps it: Postfix drops it at delivery,
+# message_drop_headers.)
+example_message() {
+	store_message "$1" "$2" &&
+	if [ "${STORE_KIND:-}" = msmtp ]; then
+		sed -i -e '/^From: /d; /^Date: /d; /^Message-ID: /d' "$1"
+	fi
 }
 
 # as USER CMD...: CMD as USER (a system user), with the example's PATH.
@@ -272,16 +337,20 @@ deliver_over() {
 }
 
 # start_launcher CMD...: CMD (a program, not a function: its PID is the
-# one stopped) in the background.
+# one stopped) in the background; LAST_LAUNCHER is its PID, LAUNCHER_PID
+# the list of them.
 start_launcher() {
-	"$@" >launcher.out 2>&1 &
-	LAUNCHER_PID=$!
+	"$@" >>launcher.out 2>&1 &
+	LAST_LAUNCHER=$!
+	LAUNCHER_PID="$LAUNCHER_PID $!"
 }
 
 stop_launcher() {
-	[ -n "$LAUNCHER_PID" ] || return 0
-	kill "$LAUNCHER_PID" 2>/dev/null
-	wait "$LAUNCHER_PID" 2>/dev/null
+	local pid
+	for pid in $LAUNCHER_PID; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	LAUNCHER_PID=
 }
 
@@ -305,7 +374,7 @@ wait_listening() {
 run_command() {
 	local user
 	read_argv "$1/smtpd" && smtpd_maildrop && user=$(run_user) &&
-	prepare_maildrop "$user" &&
+	prepare_maildrop "$user" && example_message msg "t0350 $2" &&
 	smtp_dialogue msg sender@example.net "someone@$DOMAIN" &&
 	{ as "$user" "${ARGV[@]}" <in >out 2>&1; true; } &&
 	check_reply_lines out && expect_data_reply "250 2\.0\.0 " &&
@@ -354,77 +423,51 @@ sys.stdout.buffer.write(b"\n".join(lines) + b"\n")' session >msg &&
 	fi
 }
 
-# smtpd under tcpserver, after the example's own prelude (tcprules).
-run_tcpserver() {
-	local launcher=() w port
-	read_argv "$1/smtpd" && smtpd_maildrop && prepare_maildrop nobody || return 1
-	while IFS= read -r w; do launcher+=("$w"); done <"$1/launcher"
-	port=$(free_port)
-	# Its last two words are where it listens.
-	launcher=("${launcher[@]:0:$((${#launcher[@]} - 2))}" 127.0.0.1 "$port")
-	TLS_MODE= RUN_USER=nobody
-	chmod 777 . && as nobody bash -c "$(cat "$1/prelude")" &&
-	start_launcher env PATH="$RUN_PATH" $AS_NOBODY "${launcher[@]}" "${ARGV[@]}" &&
-	deliver_and_check "$port" "$2"
-}
-
 # launcher_of EXAMPLE USER: LAUNCHER, the launcher the line itself names
-# in front of smtpd (mapped; empty when none), TLS_MODE for the client,
-# and RUN_USER, the user smtpd runs as (USER unless the launcher says).
-# tlswrapper: its -u user exists, its -f PEM file is made (a fresh key
-# and certificate), its -n means STARTTLS, else implicit TLS.
+# in front of smtpd (mapped; empty when none), TLS_MODE for the client
+# (plain, starttls or tls) and RUN_USER, the user smtpd runs as (USER
+# unless the launcher says). tlswrapper: its -n means STARTTLS, else TLS
+# from the first octet; its -u user and its -f file are the setup block's
+# (tlswrapper_of).
 launcher_of() {
 	local w
-	LAUNCHER=() TLS_MODE= RUN_USER=$2
+	LAUNCHER=() TLS_MODE=plain TLS_CA= RUN_USER=$2
 	[ -f "$1/launcher" ] || return 0
 	while IFS= read -r w; do LAUNCHER+=("$(map_path "$w")"); done <"$1/launcher"
 	case ${LAUNCHER[0]##*/} in
-	tlswrapper) ;;
+	tlswrapper) tlswrapper_of "${LAUNCHER[@]}" ;;
 	*) fail "no test knows the launcher ${LAUNCHER[0]}"; return 1 ;;
 	esac
-	TLS_MODE=--tls
-	local pem=
-	for ((w = 1; w < ${#LAUNCHER[@]}; w++)); do
-		case ${LAUNCHER[$w]} in
-		-n) TLS_MODE=--starttls ;;
-		-u) RUN_USER=${LAUNCHER[$((w + 1))]} ;;
-		-f) pem=${LAUNCHER[$((w + 1))]} ;;
-		esac
-	done
-	[ -n "$pem" ] || { fail "tlswrapper without -f"; return 1; }
-	id "$RUN_USER" >/dev/null 2>&1 ||
-		echo "$RUN_USER:x:64321:64321::/nonexistent:/usr/sbin/nologin" >>"$WORLD_ETC/passwd"
-	grep -q "^$RUN_USER:" "$WORLD_ETC/group" || echo "$RUN_USER:x:64321:" >>"$WORLD_ETC/group"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout key.pem -out cert.pem -days 2 -subj /CN=mx.example 2>/dev/null &&
-	mkdir -p "$(dirname "$pem")" && cat key.pem cert.pem >"$pem" && chmod 600 "$pem"
 }
 
-# deliver_and_check PORT TITLE: a client delivers ./msg over TLS_MODE,
-# the launcher stops, the message must be in the store; after STARTTLS
-# the Received: header says ESMTPS.
+# deliver_and_check PORT TITLE: a client delivers ./msg over TLS_MODE to
+# 127.0.0.1:PORT, the launcher stops, the message must be in the store;
+# Received: says ESMTPS after STARTTLS, ESMTP otherwise (also after TLS
+# from the first octet: smtpd is not told).
 deliver_and_check() {
-	wait_listening "$1" && store_message msg "t0350 $2" &&
-	deliver_over 127.0.0.1 "$1" $TLS_MODE
+	local proto=ESMTP
+	[ "$TLS_MODE" = starttls ] && proto=ESMTPS
+	wait_listening "$1" && example_message msg "t0350 $2" &&
+	deliver_client "$TLS_MODE" 127.0.0.1 "$1"
 	local ret=$?
 	stop_launcher
-	[ $ret = 0 ] && check_store "$RUN_USER" msg &&
-	if [ "$TLS_MODE" = --starttls ]; then
-		grep -q "^starttls: 220 " client.out &&
-		sed -n 2p "$(maildir_files "$STORE")" | grep -q " with ESMTPS;\$" ||
-			fail "no STARTTLS, or no ESMTPS in Received:"
-	fi
+	[ $ret = 0 ] && check_delivery 1 "" "$proto"
 }
 
 # An ExecStart= line, under systemd-socket-activate --inetd -a (as
 # Accept=yes with StandardInput=socket runs it): as nobody (DynamicUser=),
-# as root for sendmail, or as tlswrapper's -u user under tlswrapper.
+# as root for sendmail, or as tlswrapper's -u user under tlswrapper; with
+# no_new_privs (NoNewPrivileges=yes) but for sendmail, whose unit line
+# says the sandbox must be relaxed for it.
 run_systemd() {
 	local port setuid=()
 	read_argv "$1/smtpd" && smtpd_maildrop && launcher_of "$1" "$(run_user)" &&
 	prepare_maildrop "$RUN_USER" || return 1
-	[ ${#LAUNCHER[@]} = 0 ] && [ "$RUN_USER" != root ] &&
-		setuid=(setpriv --reuid="$RUN_USER" --regid="$(id -g "$RUN_USER")" --clear-groups)
+	if [ ${#LAUNCHER[@]} = 0 ] && [ "$RUN_USER" != root ]; then
+		setuid=(setpriv --reuid="$RUN_USER" --regid="$(id -g "$RUN_USER")" --clear-groups --no-new-privs)
+	elif [ ${#LAUNCHER[@]} != 0 ]; then
+		setuid=(setpriv --no-new-privs)
+	fi
 	port=$(free_port)
 	start_launcher env PATH="$RUN_PATH" systemd-socket-activate --inetd -a \
 		-l "127.0.0.1:$port" ${MAIL_CONFIG:+-E MAIL_CONFIG="$MAIL_CONFIG"} \
@@ -455,40 +498,25 @@ run_xinetd() {
 	deliver_and_check "$port" "$2"
 }
 
-# The systemd install commands: the files they copy are shipped; the
-# systemctl lines need systemd as PID 1 (t0400-systemd-pid1.sh, where
-# there is one); the units' ExecStart= lines are run above.
-run_systemd_install() {
-	local text
-	text=$(sed -e ':a' -e '/\\$/N; s/\\\n[[:space:]]*//; ta' "$1/text")
-	echo "$text" | while IFS= read -r line; do
-		case $line in
-		"cp "*" /etc/systemd/system/")
-			for f in ${line#cp }; do
-				[ "$f" = /etc/systemd/system/ ] && continue
-				[ -f "$SRC_DIR/$f" ] || { fail "not shipped: $f"; exit 1; }
-			done ;;
-		"systemctl daemon-reload" | "systemctl enable --now smtpd.socket") ;;
-		*) fail "no test knows: $line"; exit 1 ;;
-		esac
-	done
-}
-
 # The prerequisites of an example: what it names.
 prereqs() {
 	local p= f
-	for f in "$1/smtpd" "$1/launcher"; do
+	for f in "$1/smtpd" "$1/launcher" "$1"/server.*/smtpd "$1"/server.*/launcher; do
 		[ -f "$f" ] || continue
 		grep -q "/sendmail$" "$f" && p=$p,POSTFIX
+		grep -q "^msmtp " "$f" && p=$p,MSMTP
 		grep -q "dovecot-lda$" "$f" && p=$p,DOVECOT
 		grep -q "procmail$" "$f" && p=$p,PROCMAIL
 		grep -q "/maildrop$" "$f" && p=$p,COURIER
 		grep -q "tlswrapper$" "$f" && p=$p,TLSWRAPPER
+		grep -qxE -- "-[RS]*p[RS]*" "$f" && p=$p,HAPROXY
 	done
 	case $(cat "$1/kind") in
-	tcpserver) p=$p,TCPSERVER ;;
+	tcpserver) p=$p,TCPSERVER,TCPRULES ;;
 	xinetd) p=$p,XINETD ;;
 	systemd) p=$p,SOCKET_ACTIVATE ;;
+	setup) p=$p,OPENSSL,ADDUSER ;;
+	systemd-dropin) p=$p,SYSTEMD_ANALYZE,SOCKET_ACTIVATE,HAPROXY ;;
 	esac
 	echo "${p#,}"
 }
@@ -512,6 +540,13 @@ for n in $(seq "$N_EXAMPLES"); do
 	e=$EX/$n
 	kind=$(cat "$e/kind")
 	title="$(cat "$e/source"): $(tr '\n' ' ' <"$e/text" | tr -s ' \t' ' ' | cut -c1-100)"
+	# SMTPD_EXAMPLES=REGEX: only the examples whose FILE:LINE matches
+	# (the setup block's too, for those that need its certificate).
+	if [ -n "${SMTPD_EXAMPLES:-}" ] && ! grep -qE -- "$SMTPD_EXAMPLES" "$e/source"; then
+		test_count=$((test_count + 1))
+		echo "ok $test_count # skip $title (not in SMTPD_EXAMPLES)"
+		continue
+	fi
 	case $kind in
 	template)
 		test_count=$((test_count + 1))
@@ -523,18 +558,22 @@ for n in $(seq "$N_EXAMPLES"); do
 		continue ;;
 	esac
 	test_example_with "$(prereqs "$e")" "$title" "
+		trap 'stop_launcher; proxy_stop_all; dovecot_stop' EXIT
 		ROOT=\$PWD/root && mkdir -p \"\$ROOT\" && chmod 755 . &&
 		case $kind in
-		command) store_message msg 't0350 example $n' && run_command $e ;;
+		command) run_command $e 'example $n' ;;
 		pipeline) run_pipeline $e ;;
 		tcpserver) run_tcpserver $e 'example $n' ;;
 		systemd) run_systemd $e 'example $n' ;;
 		xinetd) run_xinetd $e 'example $n' ;;
 		systemd-install) run_systemd_install $e ;;
+		setup) run_setup $e ;;
+		systemd-dropin) run_dropins $e 'example $n' ;;
 		*) fail 'no test knows how to run this example; teach t0350-examples.sh' ;;
 		esac
 		ret=\$?
 		stop_launcher
+		proxy_stop_all
 		dovecot_stop
 		return \$ret
 	"

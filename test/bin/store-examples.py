@@ -10,7 +10,7 @@ directory OUTDIR/N with:
 
   source   FILE:LINE
   text     the example as a reader sees it (roff escapes undone,
-           systemd's %% made %, continuation lines kept)
+           systemd's %% made % and $$ made $, continuation lines kept)
   kind     command    an smtpd command line (it needs a client)
            pipeline   a session piped into smtpd by the example itself
            tcpserver  smtpd under tcpserver, with the lines before it
@@ -93,7 +93,7 @@ def systemd_examples(path):
     for n, line in enumerate(open(path, encoding="utf-8"), 1):
         m = re.match(r"^#?\s*ExecStart=(.*)$", line.rstrip("\n"))
         if m:
-            examples.append((f"{rel}:{n}", m.group(1).replace("%%", "%"), "systemd"))
+            examples.append((f"{rel}:{n}", m.group(1).replace("%%", "%").replace("$$", "$"), "systemd"))
 
 
 def xinetd_examples(path):
@@ -168,7 +168,60 @@ def is_smtpd(words, j):
     return w == "smtpd" and (j == 0 or (j + 1 < len(words) and words[j + 1].startswith("-")))
 
 
-def classify(text):
+# tcpserver's options that take an argument (ucspi-tcp's tcpserver(1)).
+TCPSERVER_ARG = set("cCxBgublt")
+
+
+def parse_tcpserver(words):
+    """tcpserver's argv: (its options, host, port, the program's argv)."""
+    i, opts = 1, [words[0]]
+    while i < len(words) and words[i].startswith("-") and len(words[i]) > 1:
+        w = words[i]
+        opts.append(w)
+        i += 1
+        for j, c in enumerate(w[1:], 1):
+            if c in TCPSERVER_ARG:
+                if j == len(w) - 1 and i < len(words):
+                    opts.append(words[i])
+                    i += 1
+                break
+    if i + 1 >= len(words):
+        return None
+    return opts, words[i], words[i + 1], words[i + 2:]
+
+
+# The commands of a setup block (the TLS key, certificate and user).
+SETUP_COMMANDS = {"install", "openssl", "cat", "chmod", "chown", "rm", "adduser", "mkdir"}
+DROPIN = re.compile(r"^# /etc/systemd/system/([^/\s]+\.d/[^/\s]+\.conf)$")
+
+
+def dropins(text, files):
+    """A block of systemd drop-ins, each after a comment naming its path:
+    files dropin/UNIT.d/NAME.conf (as shown) and "dropins" (their paths)."""
+    lines = text.split("\n")
+    if not DROPIN.match(lines[0]):
+        return False
+    path, cont, paths = None, False, []
+    for line in lines:
+        m = DROPIN.match(line)
+        if m:
+            path = m.group(1)
+            paths.append(path)
+            files["dropin/" + path] = ""
+            cont = False
+            continue
+        if not (cont or not line.strip() or re.fullmatch(r"\[[A-Za-z]+\]", line)
+                or re.match(r"^[A-Z][A-Za-z]*=", line)):
+            return False
+        cont = line.endswith("\\")
+        files["dropin/" + path] += line + "\n"
+    for p in paths:
+        files["dropin/" + p] = files["dropin/" + p].rstrip("\n") + "\n"
+    files["dropins"] = "\n".join(paths) + "\n"
+    return True
+
+
+def classify(text, source):
     """kind and files for one example."""
     logical = re.sub(r"\\\n\s*", "", text)
     files = {}
@@ -177,35 +230,98 @@ def classify(text):
     if re.match(r"^([2-5][0-9][0-9][ -]|(EHLO|HELO|MAIL|RCPT|DATA|BDAT|RSET|"
                 r"NOOP|QUIT|VRFY|HELP|STARTTLS)( |$)|Received: |session peer=)", logical):
         return "template", files
-    segs = segments(logical)
+    if dropins(text, files):
+        return "systemd-dropin", files
+    # Comment lines: "# haproxy: LINE" is the balancer's server line for the
+    # host the block sets up; other comments are for the reader.
+    haproxy = [l.split(":", 1)[1].strip() for l in logical.split("\n")
+               if re.match(r"^#\s*haproxy:", l)]
+    logical = "\n".join(l for l in logical.split("\n") if not l.lstrip().startswith("#"))
+    segs = segments(logical.strip("\n"))
+    cmds = []
     for k in range(0, len(segs), 2):
         try:
             words = shlex.split(segs[k])
         except ValueError:
-            continue
+            words = []
         at = next((j for j in range(len(words)) if is_smtpd(words, j)), None)
-        if at is None:
-            continue
-        if at + 1 < len(words) and words[at + 1].startswith("["):
-            return "template", files  # the synopsis
-        files["smtpd"] = "\n".join(words[at:]) + "\n"
-        launcher = words[:at]
-        if not launcher and k >= 2 and segs[k - 1] == "|":
+        cmds.append((k, words, at))
+    servers = [c for c in cmds if c[2] is not None]
+    if not servers:
+        if re.match(r"^cp etc/systemd/", logical):
+            return "systemd-install", files
+        if re.match(r"^\$\(command -v sudo\) \.ci/run$", logical):
+            return "ci", files
+        if all(c[1] and c[1][0] in SETUP_COMMANDS for c in cmds if segs[c[0]]) and \
+                any(c[1][:2] in (["openssl", "req"], ["adduser", "--system"]) for c in cmds):
+            files["script"] = text + "\n"
+            return "setup", files
+        return "unknown", files
+    k, words, at = servers[0]
+    if at + 1 < len(words) and words[at + 1].startswith("["):
+        return "template", files  # the synopsis
+    files["smtpd"] = "\n".join(words[at:]) + "\n"
+    launcher = words[:at]
+    if len(servers) == 1 and not launcher:
+        if k >= 2 and segs[k - 1] == "|":
             files["before"] = " ".join(segs[:k - 1]) + "\n"
             files["after"] = " ".join(segs[k + 1:]) + "\n"
             return "pipeline", files
-        if launcher and k == len(segs) - 1:
-            files["launcher"] = "\n".join(launcher) + "\n"
-            files["prelude"] = " ".join(segs[:k - 1]) + "\n"
-            return "launched", files
-        if not launcher and len(segs) == 1:
+        if len(segs) == 1:
             return "command", files
         return "unknown", files
-    if re.match(r"^cp etc/systemd/", logical):
-        return "systemd-install", files
-    if re.match(r"^\$\(command -v sudo\) \.ci/run$", logical):
-        return "ci", files
-    return "unknown", files
+    if launcher:
+        files["launcher"] = "\n".join(launcher) + "\n"
+    # Launched: each smtpd line is a tcpserver of its own (one after the
+    # other: they run side by side), after the prelude (tcprules).
+    first = servers[0][0]
+    if any(c[2] is None and c[0] > first and segs[c[0]] for c in cmds) or \
+            any(segs[c[0] + 1] not in ("\n", ";") for c in servers if c[0] + 1 < len(segs)):
+        return "unknown", files
+    if source.startswith("etc/"):
+        # A service file's line: a launcher of its own in front of smtpd.
+        return ("launched" if len(segs) == 1 else "unknown"), files
+    files["prelude"] = " ".join(segs[:first - 1]) + "\n" if first else ""
+    for i, (k, words, at) in enumerate(servers, 1):
+        t = parse_tcpserver(words[:at]) if words[0] == "tcpserver" else None
+        if not t:
+            return "unknown", files
+        opts, host, port, launcher = t
+        files[f"server.{i}/tcpserver"] = "\n".join(opts) + "\n"
+        files[f"server.{i}/host"] = host + "\n"
+        files[f"server.{i}/port"] = port + "\n"
+        files[f"server.{i}/launcher"] = "".join(w + "\n" for w in launcher)
+        files[f"server.{i}/smtpd"] = "\n".join(words[at:]) + "\n"
+        for j, w in enumerate(opts):
+            if w == "-x" and j + 1 < len(opts):
+                files.setdefault("cdbs", "")
+                files["cdbs"] += opts[j + 1] + "\n"
+    files["servers"] = f"{len(servers)}\n"
+    if haproxy:
+        files["haproxy"] = "\n".join(haproxy) + "\n"
+    return "tcpserver", files
+
+
+# Postfix listeners the documentation shows for master.cf (a line
+# "127.0.0.1:PORT inet n - n - - smtpd" and its "-o" lines, commented or
+# not): "listeners" holds one a block, the service line and then its
+# options each on a line of its own, indented, blocks apart by a blank line.
+def postfix_listeners(paths):
+    out = []
+    for path in paths:
+        lines = open(path, encoding="utf-8").read().split("\n")
+        for i, line in enumerate(lines):
+            body = re.sub(r"^#?\s*", "", line)
+            if not re.fullmatch(r"127\.0\.0\.1:[0-9]+\s+inet\s+n\s+-\s+n\s+-\s+-\s+smtpd", body):
+                continue
+            block = [f"# {os.path.relpath(path, SRC)}:{i + 1}", body]
+            for more in lines[i + 1:]:
+                o = re.sub(r"^#?\s*", "", more)
+                if not o.startswith("-o "):
+                    break
+                block.append("  " + o)
+            out.append("\n".join(block))
+    return "\n\n".join(out) + "\n" if out else ""
 
 
 man_examples(os.path.join(SRC, "man/smtpd.8"))
@@ -215,9 +331,13 @@ for f in sorted(glob.glob(os.path.join(SRC, "etc/systemd/*"))):
 for f in sorted(glob.glob(os.path.join(SRC, "etc/xinetd.d/*"))):
     xinetd_examples(f)
 
+# Where a block names a tcprules file its own prelude does not make, the
+# prelude is the one of the nearest block before it in the same file that
+# makes it (the page shows the rules once).
+rules_made = {}
 for n, ex in enumerate(examples, 1):
     source, text = ex[0], ex[1]
-    kind, files = classify(text)
+    kind, files = classify(text, source)
     if len(ex) > 2:
         # A service file's line: its launcher is systemd or xinetd, in
         # front of any launcher the line names itself.
@@ -226,11 +346,24 @@ for n, ex in enumerate(examples, 1):
         if ex[2] == "xinetd":
             files["xinetd"] = ex[3] + "\n"
     elif kind == "launched":
-        kind = "tcpserver" if files["launcher"].startswith("tcpserver\n") else "unknown"
+        kind = "unknown"
+    doc = source.rsplit(":", 1)[0]
+    if kind == "tcpserver":
+        made = re.findall(r"(?:^|[\s;&])tcprules\s+(\S+)", files["prelude"])
+        for cdb in made:
+            rules_made[(doc, cdb)] = (source, files["prelude"])
+        for cdb in files.get("cdbs", "").split():
+            if cdb not in made and (doc, cdb) in rules_made:
+                files["prelude.source"] = rules_made[(doc, cdb)][0] + "\n"
+                files["prelude"] = rules_made[(doc, cdb)][1]
     d = os.path.join(OUT, str(n))
     os.makedirs(d)
     files.update(source=source + "\n", text=text + "\n", kind=kind + "\n")
     for name, data in files.items():
+        os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
         with open(os.path.join(d, name), "w", encoding="utf-8") as f:
             f.write(data)
+with open(os.path.join(OUT, "listeners"), "w", encoding="utf-8") as f:
+    f.write(postfix_listeners([os.path.join(SRC, "man/smtpd.8"), os.path.join(SRC, "README.md")] +
+                              sorted(glob.glob(os.path.join(SRC, "etc/systemd/*")))))
 print(len(examples))
