@@ -812,9 +812,26 @@ static struct {
 static atomic_int lookup_done;
 
 /* The thread's stack: the session's own, so that once the thread has
- * ended its pages can be given back (glibc keeps the stacks it makes). */
+ * ended its pages can be given back (glibc keeps the stacks it makes).
+ * glibc puts no guard page below a stack it is given, so its lowest page
+ * becomes one: a resolver that ran past the end would otherwise write
+ * over smtpd's other static data instead of faulting. The alignment
+ * leaves room for pages of up to 64 KiB. */
 #define LOOKUP_STACK_SIZE (256 * 1024)
-static char lookup_stack[LOOKUP_STACK_SIZE] __attribute__((aligned(4096)));
+#define LOOKUP_STACK_ALIGN (64L * 1024)
+static char lookup_stack[LOOKUP_STACK_SIZE]
+	__attribute__((aligned(LOOKUP_STACK_ALIGN)));
+
+/* Makes the guard page; returns its size, 0 when it cannot be made. */
+static size_t lookup_stack_guard(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (page <= 0 || page > LOOKUP_STACK_ALIGN ||
+	    mprotect(lookup_stack, (size_t)page, PROT_NONE) != 0)
+		return 0;
+	return (size_t)page;
+}
 
 static void *lookup_thread(void *unused)
 {
@@ -836,20 +853,22 @@ static void *lookup_thread(void *unused)
 static void peer_lookup_start(void)
 {
 	pthread_attr_t attr;
+	size_t guard;
 	int started;
 
 	snprintf(peer.name, sizeof(peer.name), "unknown");
 	peer.lookup = LOOKUP_DONE;
 	if (!cfg.resolve || peer.addr[0] == '\0')
 		return;
-	if (pipe2(lookup_answer.wake, O_CLOEXEC) != 0)
+	guard = lookup_stack_guard();
+	if (guard == 0 || pipe2(lookup_answer.wake, O_CLOEXEC) != 0)
 		return;
 	/* The resolver's few allocations need no malloc arena of their own
 	 * (a 64 MB mapping, and dirty pages for the rest of the session). */
 	mallopt(M_ARENA_MAX, 1);
 	pthread_attr_init(&attr);
-	started = pthread_attr_setstack(&attr, lookup_stack,
-					sizeof(lookup_stack)) == 0 &&
+	started = pthread_attr_setstack(&attr, lookup_stack + guard,
+					sizeof(lookup_stack) - guard) == 0 &&
 		  pthread_create(&lookup_answer.thread, &attr, lookup_thread,
 				 NULL) == 0;
 	pthread_attr_destroy(&attr);
@@ -1518,24 +1537,67 @@ static int spool_begin(struct message *m)
 	return fd >= 0 ? fd : spool_open();
 }
 
+/* Writes all n octets at p to fd; 0 on an error. */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return 0;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 1;
+}
+
+/* Copies the first size octets of from to to, where sendfile() cannot
+ * (a file system that takes no splice: EINVAL). */
+static int spool_copy_by_read(int to, int from, off_t at, off_t size)
+{
+	char buf[16384];
+
+	while (at < size) {
+		size_t want = size - at < (off_t)sizeof(buf)
+				      ? (size_t)(size - at)
+				      : sizeof(buf);
+		ssize_t n = pread(from, buf, want, at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || !write_all(to, buf, (size_t)n))
+			return 0;
+		at += n;
+	}
+	return 1;
+}
+
 /* Moves the spool from memory to a file; 0 when it cannot. */
 static int spool_to_file(struct message *m)
 {
 	int fd = spool_open();
-	off_t from = 0;
-	unsigned long long left = m->spooled;
+	off_t from = 0, size = (off_t)m->spooled;
+	int copied = 1;
 
 	if (fd < 0)
 		return 0;
-	while (left > 0) {
-		ssize_t n = sendfile(fd, m->spool, &from, left);
+	while (from < size) {
+		ssize_t n =
+			sendfile(fd, m->spool, &from, (size_t)(size - from));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			close(fd);
-			return 0;
+		if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
+			copied = spool_copy_by_read(fd, m->spool, from, size);
+			break;
 		}
-		left -= (unsigned long long)n;
+		if (n <= 0) {
+			copied = 0;
+			break;
+		}
+	}
+	if (!copied) {
+		close(fd);
+		return 0;
 	}
 	close(m->spool);
 	m->spool = fd;
@@ -1549,17 +1611,8 @@ static void spool_write(struct message *m, const char *p, size_t n)
 	    m->spooled + n > SPOOL_MEMORY_MAX && !spool_to_file(m))
 		m->spool_error = 1;
 	m->spooled += n;
-	while (n > 0 && !m->spool_error) {
-		ssize_t w = write(m->spool, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			m->spool_error = 1;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
+	if (!m->spool_error && !write_all(m->spool, p, n))
+		m->spool_error = 1;
 }
 
 /* A refused, over-size or unspoolable message keeps nothing more. */
@@ -1852,8 +1905,9 @@ static char **maildrop_argv(void)
  * The maildrop's child, between vfork() and exec: it shares smtpd's
  * memory, so it only calls what is safe there (smtpd installs no signal
  * handler that could run in it). It resets just what smtpd changed:
- * SIGPIPE, ignored in smtpd, is the maildrop's to die of. posix_spawn()
- * does the same job but resets every signal, about 130 system calls.
+ * SIGPIPE and SIGXFSZ, ignored in smtpd, are the maildrop's to die of.
+ * posix_spawn() does the same job but resets every signal, about 130
+ * system calls.
  */
 static void maildrop_child(int spool, int output, char **argv, char **envp,
 			   volatile int *child_errno)
@@ -1862,7 +1916,8 @@ static void maildrop_child(int spool, int output, char **argv, char **envp,
 
 	if (dup2(spool, 0) == 0 && dup2(output, 1) == 1 &&
 	    dup2(output, 2) == 2 && setpgid(0, 0) == 0 &&
-	    sigaction(SIGPIPE, &dfl, NULL) == 0)
+	    sigaction(SIGPIPE, &dfl, NULL) == 0 &&
+	    sigaction(SIGXFSZ, &dfl, NULL) == 0)
 		execvpe(argv[0], argv, envp);
 	*child_errno = errno;
 	_exit(127);
@@ -2945,7 +3000,9 @@ static void descriptors_setup(void)
  * The dispositions smtpd relies on, whatever the launcher left: SIGCHLD at
  * its default, so that waitpid() sees the maildrop end (under SIG_IGN the
  * kernel reaps it unseen), no signal blocked, SIGPIPE ignored (a write to
- * a closed connection is an error, not a death).
+ * a closed connection is an error, not a death), and SIGXFSZ ignored (a
+ * spool past the launcher's file size limit, RLIMIT_FSIZE, is a write
+ * error, EFBIG, so the client gets 452 instead of no answer).
  */
 static void signals_setup(void)
 {
@@ -2953,6 +3010,7 @@ static void signals_setup(void)
 
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
