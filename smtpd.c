@@ -186,6 +186,35 @@ static int poll_ms(long long deadline)
 	return left > INT_MAX ? INT_MAX : (int)left;
 }
 
+/*
+ * SIGTERM (systemctl stop, RuntimeMaxSec=, a launcher shutting down) ends
+ * the session at its next wait for the client: 421 4.3.2 (RFC 5321 3.8
+ * asks for a 421 before a forced exit), the session's log line, exit 75.
+ * It is blocked everywhere but inside those waits (client_poll), so it
+ * cannot land between a look at the flag and the wait; a maildrop that is
+ * running is waited for and answered first, since stopping it could leave
+ * a message delivered that the client is never told of.
+ */
+static volatile sig_atomic_t terminating;
+static sigset_t wait_mask; /* inside client_poll: nothing blocked */
+
+static void on_sigterm(int sig)
+{
+	(void)sig;
+	terminating = 1;
+}
+
+/* poll() on the client's descriptor, with SIGTERM let in. */
+static int client_poll(int fd, short events, long long deadline)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int ms = poll_ms(deadline);
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (ms % 1000) * 1000000L};
+
+	return ppoll(&p, 1, &ts, &wait_mask);
+}
+
 /* ---- output: every byte goes through reply.c, then here ---- */
 
 static ssize_t out_write(const char *buf, size_t len)
@@ -209,10 +238,13 @@ static void out_flush(void)
 	size_t done = 0;
 
 	while (done < out.len) {
-		struct pollfd p = {.fd = io.out_fd, .events = POLLOUT};
-		int r = poll(&p, 1, poll_ms(deadline));
+		int r;
 		ssize_t n;
 
+		/* Stopping: a client that does not read gets a second. */
+		if (terminating && deadline > now_ms() + 1000)
+			deadline = now_ms() + 1000;
+		r = client_poll(io.out_fd, POLLOUT, deadline);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
@@ -307,9 +339,10 @@ static int in_fill(long long deadline)
 		in.pos = 0;
 	}
 	for (;;) {
-		struct pollfd p = {.fd = io.in_fd, .events = POLLIN};
-		int r = poll(&p, 1, poll_ms(deadline));
+		int r = client_poll(io.in_fd, POLLIN, deadline);
 
+		if (terminating)
+			close_with_421("4.3.2", "Shutting down", "terminated");
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0)
@@ -645,10 +678,11 @@ static void proxy_read(struct proxy_header *h)
 	enum proxy_status st;
 
 	while ((st = proxy_parse(buf, have, h, &need, &why)) == PROXY_MORE) {
-		struct pollfd p = {.fd = io.in_fd, .events = POLLIN};
-		int r = poll(&p, 1, poll_ms(deadline));
+		int r = client_poll(io.in_fd, POLLIN, deadline);
 		ssize_t n;
 
+		if (terminating)
+			session_exit(EX_TEMPFAIL, "terminated");
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0)
@@ -811,26 +845,39 @@ static struct {
 } lookup_answer;
 static atomic_int lookup_done;
 
-/* The thread's stack: the session's own, so that once the thread has
- * ended its pages can be given back (glibc keeps the stacks it makes).
- * glibc puts no guard page below a stack it is given, so its lowest page
- * becomes one: a resolver that ran past the end would otherwise write
- * over smtpd's other static data instead of faulting. The alignment
- * leaves room for pages of up to 64 KiB. */
+/*
+ * The thread's stack: the session's own mapping, unmapped once the thread
+ * has been joined (glibc would keep a stack it made, in its cache). Its
+ * lowest page is a guard: glibc puts none below a stack it is given, and
+ * a resolver that ran past the end must fault, not write over whatever
+ * lies below.
+ */
 #define LOOKUP_STACK_SIZE (256 * 1024)
-#define LOOKUP_STACK_ALIGN (64L * 1024)
-static char lookup_stack[LOOKUP_STACK_SIZE]
-	__attribute__((aligned(LOOKUP_STACK_ALIGN)));
+static struct {
+	char *map;
+	size_t len, guard;
+} lookup_stack;
 
-/* Makes the guard page; returns its size, 0 when it cannot be made. */
-static size_t lookup_stack_guard(void)
+/* Maps the stack and its guard page; 0 when it cannot. */
+static int lookup_stack_map(void)
 {
 	long page = sysconf(_SC_PAGESIZE);
+	char *p;
 
-	if (page <= 0 || page > LOOKUP_STACK_ALIGN ||
-	    mprotect(lookup_stack, (size_t)page, PROT_NONE) != 0)
+	if (page <= 0)
 		return 0;
-	return (size_t)page;
+	p = mmap(NULL, LOOKUP_STACK_SIZE + (size_t)page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	if (mprotect(p, (size_t)page, PROT_NONE) != 0) {
+		munmap(p, LOOKUP_STACK_SIZE + (size_t)page);
+		return 0;
+	}
+	lookup_stack.map = p;
+	lookup_stack.guard = (size_t)page;
+	lookup_stack.len = LOOKUP_STACK_SIZE + (size_t)page;
+	return 1;
 }
 
 static void *lookup_thread(void *unused)
@@ -853,28 +900,32 @@ static void *lookup_thread(void *unused)
 static void peer_lookup_start(void)
 {
 	pthread_attr_t attr;
-	size_t guard;
 	int started;
 
 	snprintf(peer.name, sizeof(peer.name), "unknown");
 	peer.lookup = LOOKUP_DONE;
 	if (!cfg.resolve || peer.addr[0] == '\0')
 		return;
-	guard = lookup_stack_guard();
-	if (guard == 0 || pipe2(lookup_answer.wake, O_CLOEXEC) != 0)
+	if (!lookup_stack_map())
 		return;
+	if (pipe2(lookup_answer.wake, O_CLOEXEC) != 0) {
+		munmap(lookup_stack.map, lookup_stack.len);
+		return;
+	}
 	/* The resolver's few allocations need no malloc arena of their own
 	 * (a 64 MB mapping, and dirty pages for the rest of the session). */
 	mallopt(M_ARENA_MAX, 1);
 	pthread_attr_init(&attr);
-	started = pthread_attr_setstack(&attr, lookup_stack + guard,
-					sizeof(lookup_stack) - guard) == 0 &&
+	started = pthread_attr_setstack(&attr,
+					lookup_stack.map + lookup_stack.guard,
+					LOOKUP_STACK_SIZE) == 0 &&
 		  pthread_create(&lookup_answer.thread, &attr, lookup_thread,
 				 NULL) == 0;
 	pthread_attr_destroy(&attr);
 	if (!started) {
 		close(lookup_answer.wake[0]);
 		close(lookup_answer.wake[1]);
+		munmap(lookup_stack.map, lookup_stack.len);
 		return;
 	}
 	peer.lookup_fd = lookup_answer.wake[0];
@@ -913,7 +964,7 @@ static void peer_lookup_stop(void)
 		return;
 	}
 	pthread_join(lookup_answer.thread, NULL);
-	madvise(lookup_stack, sizeof(lookup_stack), MADV_DONTNEED);
+	munmap(lookup_stack.map, lookup_stack.len);
 	malloc_trim(0);
 }
 
@@ -1904,10 +1955,11 @@ static char **maildrop_argv(void)
 /*
  * The maildrop's child, between vfork() and exec: it shares smtpd's
  * memory, so it only calls what is safe there (smtpd installs no signal
- * handler that could run in it). It resets just what smtpd changed:
- * SIGPIPE and SIGXFSZ, ignored in smtpd, are the maildrop's to die of.
- * posix_spawn() does the same job but resets every signal, about 130
- * system calls.
+ * handler that could run in it: SIGTERM's goes back to the default before
+ * it is unblocked). It resets just what smtpd changed: SIGPIPE and
+ * SIGXFSZ, ignored in smtpd, are the maildrop's to die of, and SIGTERM
+ * is neither caught nor blocked there. posix_spawn() does the same job
+ * but resets every signal, about 130 system calls.
  */
 static void maildrop_child(int spool, int output, char **argv, char **envp,
 			   volatile int *child_errno)
@@ -1917,7 +1969,9 @@ static void maildrop_child(int spool, int output, char **argv, char **envp,
 	if (dup2(spool, 0) == 0 && dup2(output, 1) == 1 &&
 	    dup2(output, 2) == 2 && setpgid(0, 0) == 0 &&
 	    sigaction(SIGPIPE, &dfl, NULL) == 0 &&
-	    sigaction(SIGXFSZ, &dfl, NULL) == 0)
+	    sigaction(SIGXFSZ, &dfl, NULL) == 0 &&
+	    sigaction(SIGTERM, &dfl, NULL) == 0 &&
+	    sigprocmask(SIG_SETMASK, &wait_mask, NULL) == 0)
 		execvpe(argv[0], argv, envp);
 	*child_errno = errno;
 	_exit(127);
@@ -3002,17 +3056,24 @@ static void descriptors_setup(void)
  * kernel reaps it unseen), no signal blocked, SIGPIPE ignored (a write to
  * a closed connection is an error, not a death), and SIGXFSZ ignored (a
  * spool past the launcher's file size limit, RLIMIT_FSIZE, is a write
- * error, EFBIG, so the client gets 452 instead of no answer).
+ * error, EFBIG, so the client gets 452 instead of no answer). SIGTERM is
+ * caught, and blocked but inside client_poll(); the look-up thread, made
+ * after this, has it blocked too.
  */
 static void signals_setup(void)
 {
-	sigset_t none;
+	struct sigaction term = {.sa_handler = on_sigterm};
+	sigset_t blocked;
 
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigemptyset(&wait_mask);
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGTERM);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	sigemptyset(&term.sa_mask);
+	sigaction(SIGTERM, &term, NULL);
 }
 
 /* The PROXY header (with -p), the peer, its lookup, the banner. */

@@ -41,4 +41,44 @@ test_expect_success 'a connection reset by the client: exit 75' '
 	expect_status 75
 '
 
+# SIGTERM (systemctl stop, RuntimeMaxSec=): 421 at the next wait for the
+# client, exit 75; a message not yet whole is not delivered, one whose
+# maildrop runs is answered first.
+term_session() {
+	DROP_DIR=$PWD/drops TCPREMOTEIP=192.0.2.1 python3 "$TEST_DIR/bin/sigterm.py" "$@" >out
+	echo $? >status
+	check_reply_lines out
+}
+
+test_expect_success 'SIGTERM while the client is idle: 421 4.3.2, exit 75' '
+	term_session "send:EHLO c\r\n" reply:250 term -- \
+		$SMTPD_WRAPPER "$SMTPD" $SMTPD_OPTS -- "$RECORD" &&
+	expect_status 75 &&
+	tail -n 1 out | grep -q "^421 4.3.2 mx.example Shutting down, closing connection" &&
+	expect_deliveries 0
+'
+
+test_expect_success 'SIGTERM in the middle of DATA: 421, nothing delivered' '
+	term_session "send:EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n" \
+		reply:354 "send:Subject: half\r\n\r\nthe first half\r\n" term -- \
+		$SMTPD_WRAPPER "$SMTPD" $SMTPD_OPTS -- "$RECORD" &&
+	expect_status 75 &&
+	tail -n 1 out | grep -q "^421 4.3.2 " &&
+	! grep -q "^250 2.0.0" out &&
+	expect_deliveries 0
+'
+
+test_expect_success 'SIGTERM while the maildrop runs: it finishes, 250, then 421' '
+	printf "#!/bin/sh\n: >\"%s\"\nsleep 1\nexec \"%s\" \"\$@\"\n" "$PWD/started" "$RECORD" >slow &&
+	chmod +x slow &&
+	term_session "send:EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n" \
+		reply:354 "send:x\r\n.\r\n" "file:$PWD/started" term -- \
+		$SMTPD_WRAPPER "$SMTPD" $SMTPD_OPTS -- "$PWD/slow" &&
+	expect_status 75 &&
+	tail -n 2 out | cut -c1-9 >actual &&
+	printf "250 2.0.0\r\n421 4.3.2\r\n" | tr -d "\r" >expect &&
+	tr -d "\r" <actual | diff -u expect - &&
+	expect_deliveries 1
+'
+
 test_done

@@ -155,4 +155,31 @@ test_expect_success 'a timeout and a 421 are logged' '
 	grep -q "session peer=unknown \[192.0.2.7\] helo=\"c\" tls=no messages=0 end=timeout$" log
 '
 
+# The client keeps the connection open; the test finds smtpd by the unique
+# path of its maildrop (among the shells that start it) and stops it as
+# systemd would.
+test_expect_success 'a session stopped by SIGTERM is logged as such' '
+	ln -s "$RECORD" stopped-drop &&
+	{
+		printf "HELO c\r\n"
+		pid=
+		for i in $(seq 100); do
+			for p in $(pgrep -f -- "$PWD/stopped-drop"); do
+				case $(cat /proc/$p/comm) in
+				sh | bash | unshare) ;;
+				*) pid=$p ;;
+				esac
+			done
+			[ -n "$pid" ] && break
+			sleep 0.1
+		done
+		sleep 0.5
+		kill -TERM $pid
+		for i in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+	} | logged_session -- "$PWD/stopped-drop" >/dev/null &&
+	grep -q "^421 4.3.2 " out &&
+	expect_status 75 &&
+	grep -q "session peer=unknown \[192.0.2.7\] helo=\"c\" tls=no messages=0 end=terminated$" log
+'
+
 test_done

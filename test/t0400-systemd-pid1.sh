@@ -283,6 +283,7 @@ test_expect_success 'RuntimeMaxSec=3: a session trickling DATA is ended, nothing
 	grep -q "^closed seconds=" trickle.out &&
 	ct_journal_wait "$cursor" "smtpd@.*: Service reached runtime time limit. Stopping." &&
 	ct_journal_wait "$cursor" "smtpd@.*: Failed with result .timeout." &&
+	ct_journal_wait "$cursor" "session peer=.* end=terminated" SYSLOG_IDENTIFIER=smtpd &&
 	[ "$(maildir_count)" = "$n" ] &&
 	[ -z "$(ct ls $MD/tmp)" ] &&
 	echo "RuntimeMaxSec=3: $(tr "\n" " " <trickle.out)" >>"$FIGURES" &&
