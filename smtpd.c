@@ -31,6 +31,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -190,29 +191,38 @@ static int poll_ms(long long deadline)
  * SIGTERM (systemctl stop, RuntimeMaxSec=, a launcher shutting down) ends
  * the session at its next wait for the client: 421 4.3.2 (RFC 5321 3.8
  * asks for a 421 before a forced exit), the session's log line, exit 75.
- * It is blocked everywhere but inside those waits (client_poll), so it
- * cannot land between a look at the flag and the wait; a maildrop that is
- * running is waited for and answered first, since stopping it could leave
- * a message delivered that the client is never told of.
+ * It stays blocked, and every wait for the client also watches a signalfd
+ * that becomes readable once one is pending: no handler, and no moment in
+ * which the signal could fall between a look and a wait, nor be left
+ * pending while the client keeps input coming. A maildrop that is running
+ * is waited for and answered first, since stopping it could leave a
+ * message delivered that the client is never told of; one that has not
+ * started is not started (term_pending()).
  */
-static volatile sig_atomic_t terminating;
-static sigset_t wait_mask; /* inside client_poll: nothing blocked */
+static int term_fd = -1;
+static int terminating;
 
-static void on_sigterm(int sig)
-{
-	(void)sig;
-	terminating = 1;
-}
-
-/* poll() on the client's descriptor, with SIGTERM let in. */
+/* poll() on the client's descriptor and on term_fd; sets terminating. */
 static int client_poll(int fd, short events, long long deadline)
 {
-	struct pollfd p = {.fd = fd, .events = events};
-	int ms = poll_ms(deadline);
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (ms % 1000) * 1000000L};
+	struct pollfd p[2] = {
+		{.fd = fd, .events = events},
+		{.fd = terminating ? -1 : term_fd, .events = POLLIN}};
+	int r = poll(p, 2, poll_ms(deadline));
 
-	return ppoll(&p, 1, &ts, &wait_mask);
+	if (r > 0 && (p[1].revents & POLLIN))
+		terminating = 1;
+	return r;
+}
+
+/* Has a SIGTERM come, even while the client left nothing to wait for? */
+static int term_pending(void)
+{
+	struct pollfd p = {.fd = term_fd, .events = POLLIN};
+
+	if (!terminating && term_fd >= 0 && poll(&p, 1, 0) > 0)
+		terminating = 1;
+	return terminating;
 }
 
 /* ---- output: every byte goes through reply.c, then here ---- */
@@ -339,7 +349,8 @@ static int in_fill(long long deadline)
 		in.pos = 0;
 	}
 	for (;;) {
-		int r = client_poll(io.in_fd, POLLIN, deadline);
+		int r = terminating ? 0
+				    : client_poll(io.in_fd, POLLIN, deadline);
 
 		if (terminating)
 			close_with_421("4.3.2", "Shutting down", "terminated");
@@ -678,7 +689,8 @@ static void proxy_read(struct proxy_header *h)
 	enum proxy_status st;
 
 	while ((st = proxy_parse(buf, have, h, &need, &why)) == PROXY_MORE) {
-		int r = client_poll(io.in_fd, POLLIN, deadline);
+		int r = terminating ? 0
+				    : client_poll(io.in_fd, POLLIN, deadline);
 		ssize_t n;
 
 		if (terminating)
@@ -852,7 +864,7 @@ static atomic_int lookup_done;
  * a resolver that ran past the end must fault, not write over whatever
  * lies below.
  */
-#define LOOKUP_STACK_SIZE (256 * 1024)
+#define LOOKUP_STACK_SIZE ((size_t)256 * 1024)
 static struct {
 	char *map;
 	size_t len, guard;
@@ -1955,23 +1967,23 @@ static char **maildrop_argv(void)
 /*
  * The maildrop's child, between vfork() and exec: it shares smtpd's
  * memory, so it only calls what is safe there (smtpd installs no signal
- * handler that could run in it: SIGTERM's goes back to the default before
- * it is unblocked). It resets just what smtpd changed: SIGPIPE and
- * SIGXFSZ, ignored in smtpd, are the maildrop's to die of, and SIGTERM
- * is neither caught nor blocked there. posix_spawn() does the same job
- * but resets every signal, about 130 system calls.
+ * handler that could run in it). It resets just what smtpd changed:
+ * SIGPIPE and SIGXFSZ, ignored in smtpd, are the maildrop's to die of,
+ * and SIGTERM, blocked in smtpd, is not blocked there. posix_spawn() does
+ * the same job but resets every signal, about 130 system calls.
  */
 static void maildrop_child(int spool, int output, char **argv, char **envp,
 			   volatile int *child_errno)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t unblocked;
 
+	sigemptyset(&unblocked);
 	if (dup2(spool, 0) == 0 && dup2(output, 1) == 1 &&
 	    dup2(output, 2) == 2 && setpgid(0, 0) == 0 &&
 	    sigaction(SIGPIPE, &dfl, NULL) == 0 &&
 	    sigaction(SIGXFSZ, &dfl, NULL) == 0 &&
-	    sigaction(SIGTERM, &dfl, NULL) == 0 &&
-	    sigprocmask(SIG_SETMASK, &wait_mask, NULL) == 0)
+	    sigprocmask(SIG_SETMASK, &unblocked, NULL) == 0)
 		execvpe(argv[0], argv, envp);
 	*child_errno = errno;
 	_exit(127);
@@ -2292,11 +2304,16 @@ static void message_finish(struct message *m)
 	} else if (m->spool_error || lseek(m->spool, 0, SEEK_SET) != 0) {
 		code = 452;
 		say(code, 0, "4.3.1 Insufficient system storage; try later");
+	} else if (term_pending()) {
+		code = 421; /* stopping: no maildrop starts, the client keeps it
+			     */
 	} else {
 		code = message_deliver(m, drop, sizeof(drop));
 	}
 	log_message(m, code, drop);
 	ss.messages++;
+	if (code == 421)
+		close_with_421("4.3.2", "Shutting down", "terminated");
 	if (code == 250)
 		ss.junk = 0; /* the junk limit counts since the last message */
 	else
@@ -3056,24 +3073,35 @@ static void descriptors_setup(void)
  * kernel reaps it unseen), no signal blocked, SIGPIPE ignored (a write to
  * a closed connection is an error, not a death), and SIGXFSZ ignored (a
  * spool past the launcher's file size limit, RLIMIT_FSIZE, is a write
- * error, EFBIG, so the client gets 452 instead of no answer). SIGTERM is
- * caught, and blocked but inside client_poll(); the look-up thread, made
- * after this, has it blocked too.
+ * error, EFBIG, so the client gets 452 instead of no answer). SIGTERM at
+ * its default (an ignored one would never be pending) and blocked, from
+ * the start: one that comes before term_fd exists waits for it. The
+ * look-up thread, made after this, has it blocked too.
  */
 static void signals_setup(void)
 {
-	struct sigaction term = {.sa_handler = on_sigterm};
 	sigset_t blocked;
 
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
-	sigemptyset(&wait_mask);
+	signal(SIGTERM, SIG_DFL);
 	sigemptyset(&blocked);
 	sigaddset(&blocked, SIGTERM);
 	sigprocmask(SIG_SETMASK, &blocked, NULL);
-	sigemptyset(&term.sa_mask);
-	sigaction(SIGTERM, &term, NULL);
+}
+
+/* After descriptors_setup(), which would close it. Without a signalfd,
+ * SIGTERM is let in at its default: smtpd dies of it, as it used to. */
+static void term_fd_open(void)
+{
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	term_fd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (term_fd < 0)
+		sigprocmask(SIG_UNBLOCK, &term, NULL);
 }
 
 /* The PROXY header (with -p), the peer, its lookup, the banner. */
@@ -3120,6 +3148,7 @@ int main(int argc, char **argv)
 	signals_setup();
 	parse_options(argc, argv);
 	descriptors_setup();
+	term_fd_open();
 	unsetenv("SMTPUTF8");
 	openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
 	session_start();

@@ -81,4 +81,31 @@ test_expect_success 'SIGTERM while the maildrop runs: it finishes, 250, then 421
 	expect_deliveries 1
 '
 
+# The client reads nothing: smtpd is stuck writing replies when SIGTERM
+# comes. It must not then wait out -t (30 s here; sigterm.py gives up
+# after 20).
+test_expect_success 'SIGTERM while smtpd is stuck writing: 421 once the client reads' '
+	ehlos=$(for i in $(seq 60); do printf "EHLO c\\\\r\\\\n"; done) &&
+	term_session smallpipe reply:220 "send:$ehlos" term -- \
+		$SMTPD_WRAPPER "$SMTPD" $SMTPD_OPTS -t 30 -- "$RECORD" &&
+	expect_status 75 &&
+	tail -n 1 out | grep -q "^421 4.3.2 " &&
+	expect_deliveries 0
+'
+
+# Pipelined messages, the first with its maildrop running when SIGTERM
+# comes: the client's input is never waited for, yet no maildrop may start
+# after the signal.
+test_expect_success 'SIGTERM with pipelined messages: the running one is answered, no other starts' '
+	printf "#!/bin/sh\n: >\"%s\"\nsleep 1\nexec \"%s\" \"\$@\"\n" "$PWD/started" "$RECORD" >slow &&
+	chmod +x slow &&
+	msg="MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nx\r\n.\r\n" &&
+	term_session "send:EHLO c\r\n$msg$msg${msg}QUIT\r\n" "file:$PWD/started" term -- \
+		$SMTPD_WRAPPER "$SMTPD" $SMTPD_OPTS -- "$PWD/slow" &&
+	expect_status 75 &&
+	grep -E "^(250 2\.0\.0|421|221)" out | cut -c1-9 | tr -d "\r" >actual &&
+	printf "250 2.0.0\n421 4.3.2\n" | diff -u - actual &&
+	expect_deliveries 1
+'
+
 test_done

@@ -8,8 +8,12 @@ Steps:
   reply:CODE   waits (at most 10 s) for a reply line that starts with CODE
   file:PATH    waits (at most 10 s) until PATH exists
   term         sends SIGTERM to cmd
+  smallpipe    makes the pipe cmd writes to hold only 4 KiB, so that cmd
+               blocks in a write while this reads nothing
 """
-import os, select, signal, subprocess, sys, time
+import fcntl, os, select, signal, subprocess, sys, time
+
+F_SETPIPE_SZ = 1031
 
 i = sys.argv.index("--")
 steps, cmd = sys.argv[1:i], sys.argv[i + 1:]
@@ -54,6 +58,8 @@ for step in steps:
             sys.exit("sigterm.py: no file " + arg)
     elif kind == "term":
         p.send_signal(signal.SIGTERM)
+    elif kind == "smallpipe":
+        fcntl.fcntl(p.stdout.fileno(), F_SETPIPE_SZ, 4096)
     else:
         sys.exit("sigterm.py: unknown step " + step)
 
