@@ -50,19 +50,7 @@ stop_launcher
 
 # raw_tcp PORT: sends stdin, reads until the server closes (at most 20 s).
 raw_tcp() {
-	python3 -c '
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
-s.sendall(sys.stdin.buffer.read())
-got = b""
-end = time.time() + 20
-while time.time() < end:
-    b = s.recv(65536)
-    if not b:
-        break
-    got += b
-sys.stdout.buffer.write(got)
-' "$1"
+	python3 "$TEST_DIR/bin/tcp-exchange.py" 127.0.0.1 "$1"
 }
 
 # Each case: the maildrop and input that provoke an error path, and the

@@ -81,21 +81,7 @@ test_expect_success CURL 'curl smtps:// delivers, the certificate verified' '
 test_expect_success 'a client that speaks plaintext gets no reply and delivers nothing' '
 	before=$(ls "$DROPS" | grep -c "\.msg$") &&
 	printf "EHLO plain\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n" >in &&
-	timeout 30 python3 -c "
-import socket, sys
-s = socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), timeout=20)
-s.sendall(open(\"in\", \"rb\").read())
-got = b\"\"
-try:
-    while True:
-        b = s.recv(4096)
-        if not b:
-            break
-        got += b
-except ConnectionResetError:
-    pass
-sys.stdout.buffer.write(got)
-" $PORT >got &&
+	timeout 30 python3 "$TEST_DIR/bin/tcp-exchange.py" 127.0.0.1 $PORT <in >got &&
 	! grep -q "^[2-5][0-9][0-9][ -]" got &&
 	after=$(ls "$DROPS" | grep -c "\.msg$") &&
 	[ "$before" = "$after" ]
@@ -139,21 +125,9 @@ if command -v xinetd >/dev/null; then
 		'
 		test_expect_success 'xinetd: a bad PEM path writes nothing into the connection (-q)' '
 			mv "$PEM" "$PEM.away" &&
-			timeout 30 python3 -c "
-import socket, sys
-s = socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), timeout=20)
-s.sendall(b\"\x16\x03\x01\x00\x05hello\")
-got = b\"\"
-try:
-    while True:
-        b = s.recv(4096)
-        if not b:
-            break
-        got += b
-except ConnectionResetError:
-    pass
-sys.stdout.buffer.write(got)
-" $PORT >got; mv "$PEM.away" "$PEM" &&
+			printf "\\026\\003\\001\\000\\005hello" |
+				timeout 30 python3 "$TEST_DIR/bin/tcp-exchange.py" 127.0.0.1 $PORT >got
+			mv "$PEM.away" "$PEM" &&
 			! grep -q "tlswrapper\|fatal" got
 		'
 	fi

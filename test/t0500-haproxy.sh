@@ -175,22 +175,8 @@ test_expect_success SWAKS 'send-proxy (v1): swaks from 127.0.0.9 is named 127.0.
 
 test_expect_success 'a client that reaches the backend itself cannot claim an address' '
 	python3 "$TEST_DIR/bin/proxy-header.py" v1 TCP4 203.0.113.1 127.0.0.2 1 25 >hdr &&
-	python3 -c "
-import socket, sys
-s = socket.create_connection((\"127.0.0.2\", int(sys.argv[1])), timeout=20,
-                             source_address=(sys.argv[2], 0))
-s.sendall(open(\"hdr\", \"rb\").read() + b\"EHLO forged.example\r\n\")
-got = b\"\"
-try:
-    while True:
-        b = s.recv(4096)
-        if not b:
-            break
-        got += b
-except ConnectionResetError:
-    pass
-sys.stdout.write(got.decode(\"latin-1\"))
-" $B2 $CLIENT >got &&
+	{ cat hdr; printf "EHLO forged.example\r\n"; } |
+		python3 "$TEST_DIR/bin/tcp-exchange.py" 127.0.0.2 $B2 $CLIENT >got &&
 	[ ! -s got ] &&
 	! grep -q 203.0.113.1 "$TRASH/syslog"
 '

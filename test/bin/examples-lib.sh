@@ -248,21 +248,9 @@ check_passed() {
 # (SOURCE, $CLIENT by default) connects to the host itself: the connection
 # closes with no greeting.
 refused_direct() {
-	python3 -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20,
-                             source_address=(sys.argv[3], 0))
-got = b""
-try:
-    while True:
-        b = s.recv(4096)
-        if not b:
-            break
-        got += b
-except ConnectionResetError:
-    pass
-sys.exit(1 if got else 0)' "$1" "$2" "${3:-$CLIENT}" ||
-		fail "${3:-$CLIENT} reached the host itself"
+	python3 "$TEST_DIR/bin/tcp-exchange.py" "$1" "$2" "${3:-$CLIENT}" \
+		</dev/null >direct.got &&
+	[ ! -s direct.got ] || fail "${3:-$CLIENT} reached the host itself"
 }
 
 # through_balancer MODE ADDR PORT COUNT [SERVER LINE]: HAProxy in front of
