@@ -5,21 +5,6 @@
 LAUNCHER_PID=
 trap 'stop_launcher; rm -rf "$TRASH"' EXIT
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits (at most 10 s) until something listens on PORT, without connecting.
-wait_listening() {
-	local i
-	for i in $(seq 100); do
-		ss -Hltn "sport = :$1" | grep -q . && return 0
-		sleep 0.1
-	done
-	echo "nothing listens on port $1" >&2
-	return 1
-}
-
 stop_launcher() {
 	[ -n "$LAUNCHER_PID" ] || return 0
 	kill "$LAUNCHER_PID" 2>/dev/null

@@ -144,6 +144,22 @@ expect_argv() {
 	cat >expect && diff -u expect "drops/$1.argv"
 }
 
+# free_port: a loopback port nothing listens on just now.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits (at most 10 s) until something listens on PORT, without connecting.
+wait_listening() {
+	local i
+	for i in $(seq 100); do
+		ss -Hltn "sport = :$1" | grep -q . && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on port $1" >&2
+	return 1
+}
+
 # Runs "$@" with FILE over /etc/hosts, in a private mount and network
 # namespace: the real resolver reads our names, and no DNS query can leave
 # (resolv.conf names 127.0.0.1 in a namespace where nothing listens).

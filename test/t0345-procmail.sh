@@ -44,36 +44,7 @@ deliver() {
 		STORE="$PWD/store/Maildir" "$RC" %F %T
 }
 
-test_expect_success 'a message lands in the Maildir byte for byte' '
-	store_dir && store_message msg "t0345 procmail" &&
-	deliver someone@example.org &&
-	expect_data_reply "250 2\.0\.0 " &&
-	maildir_count store/Maildir 1 &&
-	check_stored "$(maildir_files store/Maildir)" msg &&
-	[ "$(stat -c %U "$(maildir_files store/Maildir)")" = nobody ]
-'
-
-test_expect_success DOVECOT 'read back over IMAP (Dovecot), byte for byte' '
-	store_dir && store_message msg "t0345 procmail over IMAP" &&
-	deliver someone@example.org &&
-	expect_data_reply "250 2\.0\.0 " &&
-	imap_read imap "$TRASH/dovecot/dovecot.conf" nobody "$PWD/store" &&
-	imap_count imap 1 &&
-	check_stored imap/1.eml msg crlf
-'
-
-test_expect_success 'recipients named root, a user, or like a variable: one copy, in the Maildir' '
-	store_dir && store_message msg "t0345 recipient names" &&
-	ls -la /var/mail >varmail.before &&
-	deliver root@example.org smtpdtest1@example.org postmaster \
-		"STORE=$PWD/evil@example.org" d@example.org &&
-	[ "$(grep -c "^250 2\.1\.5 " out)" = 5 ] &&
-	expect_data_reply "250 2\.0\.0 " &&
-	maildir_count store/Maildir 1 &&
-	check_stored "$(maildir_files store/Maildir)" msg &&
-	[ ! -e evil ] && [ ! -e "evil@example.org" ] &&
-	ls -la /var/mail | diff -u varmail.before -
-'
+maildir_store_tests "t0345 procmail" STORE
 
 test_expect_success 'after the rcfile, "-d root" and "STORE=..." are only $2, $3, $4' '
 	store_dir && store_message msg "t0345 direct" &&

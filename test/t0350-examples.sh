@@ -354,20 +354,6 @@ stop_launcher() {
 	LAUNCHER_PID=
 }
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_listening() {
-	local i
-	for i in $(seq 100); do
-		ss -Hltn "sport = :$1" | grep -q . && return 0
-		sleep 0.1
-	done
-	cat launcher.out
-	fail "nothing listens on port $1"
-}
-
 # ---- the kinds of example ----
 
 # An smtpd command line: a piped session.
@@ -447,7 +433,8 @@ launcher_of() {
 deliver_and_check() {
 	local proto=ESMTP
 	[ "$TLS_MODE" = starttls ] && proto=ESMTPS
-	wait_listening "$1" && example_message msg "t0350 $2" &&
+	{ wait_listening "$1" || { cat launcher.out; fail "no launcher"; }; } &&
+	example_message msg "t0350 $2" &&
 	deliver_client "$TLS_MODE" 127.0.0.1 "$1"
 	local ret=$?
 	stop_launcher

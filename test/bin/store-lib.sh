@@ -187,3 +187,43 @@ has_smtputf8() {
 	printf 'EHLO x\r\nQUIT\r\n' | "$SMTPD" -R -n mx.example /bin/true 2>&1 |
 		grep -q '^250[- ]SMTPUTF8'
 }
+
+# maildir_store_tests NAME VARIABLE: the tests every Maildir store shares,
+# through the script's own deliver RCPT... (smtpd with that store as the
+# maildrop, into ./store/Maildir): a message lands byte for byte, owned by
+# nobody; it reads back over IMAP; and recipients that name root, a local
+# user, or look like VARIABLE=... (the store's own setting for where mail
+# goes) give one copy, in the Maildir, and nothing in /var/mail.
+maildir_store_tests() {
+	STORE_NAME=$1 STORE_VARIABLE=$2
+	test_expect_success 'a message lands in the Maildir byte for byte' '
+		store_dir && store_message msg "$STORE_NAME" &&
+		deliver someone@example.org &&
+		expect_data_reply "250 2\.0\.0 " &&
+		maildir_count store/Maildir 1 &&
+		check_stored "$(maildir_files store/Maildir)" msg &&
+		[ "$(stat -c %U "$(maildir_files store/Maildir)")" = nobody ]
+	'
+
+	test_expect_success DOVECOT 'read back over IMAP (Dovecot), byte for byte' '
+		store_dir && store_message msg "$STORE_NAME over IMAP" &&
+		deliver someone@example.org &&
+		expect_data_reply "250 2\.0\.0 " &&
+		imap_read imap "$TRASH/dovecot/dovecot.conf" nobody "$PWD/store" &&
+		imap_count imap 1 &&
+		check_stored imap/1.eml msg crlf
+	'
+
+	test_expect_success 'recipients named root, a user, or like a variable: one copy, in the Maildir' '
+		store_dir && store_message msg "$STORE_NAME recipient names" &&
+		ls -la /var/mail >varmail.before &&
+		deliver root@example.org smtpdtest1@example.org postmaster \
+			"$STORE_VARIABLE=$PWD/evil@example.org" d@example.org &&
+		[ "$(grep -c "^250 2\.1\.5 " out)" = 5 ] &&
+		expect_data_reply "250 2\.0\.0 " &&
+		maildir_count store/Maildir 1 &&
+		check_stored "$(maildir_files store/Maildir)" msg &&
+		[ ! -e evil ] && [ ! -e "evil@example.org" ] &&
+		ls -la /var/mail | diff -u varmail.before -
+	'
+}
