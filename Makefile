@@ -81,7 +81,7 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
 fuzz-build: $(FUZZ_TARGETS:%=test/fuzz/out/%)
 test/fuzz/out/utf8: test/fuzz/utf8-python.h
-test/fuzz/out/%: test/fuzz/%.c test/fuzz/check.h $(SRC) $(HDR)
+test/fuzz/out/%: test/fuzz/%.c test/fuzz/check.h test/fuzz/smtpd-in.h $(SRC) $(HDR)
 	mkdir -p test/fuzz/out
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ test/fuzz/$*.c reply.c
 fuzz: fuzz-build

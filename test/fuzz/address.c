@@ -42,17 +42,14 @@
 
 static jmp_buf session_over;
 
+#define SESSION_ENDS 1
 static _Noreturn void session_end(int status)
 {
 	(void)status;
 	longjmp(session_over, 1);
 }
 
-#define exit(status) session_end(status)
-#define main smtpd_main
-#include "../../smtpd.c"
-#undef exit
-#undef main
+#include "smtpd-in.h"
 
 /* ---- the reference grammar ---- */
 

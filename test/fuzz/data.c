@@ -32,17 +32,7 @@
 
 #include "check.h"
 
-static _Noreturn void session_end(int status)
-{
-	(void)status;
-	abort(); /* nothing here may end a session */
-}
-
-#define exit(status) session_end(status)
-#define main smtpd_main
-#include "../../smtpd.c"
-#undef exit
-#undef main
+#include "smtpd-in.h"
 
 static struct message fast, slow;
 

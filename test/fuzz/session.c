@@ -44,6 +44,7 @@
 
 static jmp_buf session_over;
 
+#define SESSION_ENDS 1
 static _Noreturn void session_end(int status)
 {
 	(void)status;
@@ -55,13 +56,9 @@ static void record_drop(int spool, struct drop_result *d);
 static void check_syslog(int priority, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-#define exit(status) session_end(status)
 #define MAILDROP_RUN record_drop
 #define syslog check_syslog
-#define main smtpd_main
-#include "../../smtpd.c"
-#undef exit
-#undef main
+#include "smtpd-in.h"
 #undef syslog
 
 /* Every delivery's octets after its Received: header, one after another. */
