@@ -16,7 +16,9 @@ renamed into place:
 N.env is in place before N.msg: count messages by N.msg. DIR/commands.log
 has every command line of every session, in order, with the
 connection's number. The sink stops after SECONDS (default 300)."""
-import os, socket, sys, threading, time
+import os, sys, threading
+
+import loopback_server
 
 DIR = sys.argv[1]
 LIFETIME = float(sys.argv[2]) if len(sys.argv) > 2 else 300.0
@@ -129,21 +131,4 @@ def handle(conn, number):
         conn.close()
 
 
-def main():
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    srv.settimeout(0.5)
-    write_file(os.path.join(DIR, "port"), b"%d\n" % srv.getsockname()[1])
-    end = time.time() + LIFETIME
-    number = 0
-    while time.time() < end:
-        try:
-            conn, _ = srv.accept()
-        except socket.timeout:
-            continue
-        number += 1
-        threading.Thread(target=handle, args=(conn, number), daemon=True).start()
-
-
-main()
+loopback_server.serve(DIR, LIFETIME, handle)

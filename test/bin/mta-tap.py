@@ -9,7 +9,9 @@ CR LF); the octets of a BDAT chunk and the lines of DATA up to the
 final dot are passed on but not logged, so a chunk that looks like a
 command is never taken for one. The server's replies go to
 DIR/replies.log the same way. Stops after SECONDS (default 300)."""
-import os, socket, sys, threading, time
+import os, socket, sys, threading
+
+import loopback_server
 
 DIR, TARGET = sys.argv[1], int(sys.argv[2])
 LIFETIME = float(sys.argv[3]) if len(sys.argv) > 3 else 300.0
@@ -89,23 +91,4 @@ def relay(client, number):
     server.close()
 
 
-def main():
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    srv.settimeout(0.5)
-    with open(os.path.join(DIR, "port.tmp"), "w") as f:
-        f.write("%d\n" % srv.getsockname()[1])
-    os.rename(os.path.join(DIR, "port.tmp"), os.path.join(DIR, "port"))
-    end = time.time() + LIFETIME
-    number = 0
-    while time.time() < end:
-        try:
-            conn, _ = srv.accept()
-        except socket.timeout:
-            continue
-        number += 1
-        threading.Thread(target=relay, args=(conn, number), daemon=True).start()
-
-
-main()
+loopback_server.serve(DIR, LIFETIME, relay)
