@@ -30,7 +30,9 @@ Measures, each the median of interleaved rounds:
    sessions/s, and the server side's CPU us per session (tcpserver and all
    it started, from /proc/PID/stat); 4b the peer's name looked up: smtpd
    by itself (no -R) under tcpserver -H, notqmail through tcpserver
-   without -H, both asking the benchmark's own DNS server (dns.c); 4c
+   without -H, both asking the benchmark's own DNS server (dns.c), and
+   for reference notqmail under tcpserver -p, which confirms the name
+   forward as smtpd does (a PTR and an A query each); 4c
    through HAProxy (mode tcp; send-proxy-v2 and smtpd -p when smtpd has
    -p, plain otherwise; notqmail plain) against direct
  5 memory per concurrent session: SESSIONS sessions open at once under
@@ -94,7 +96,8 @@ ONLY = [m for m in os.environ.get("BENCH_ONLY", "").split(",") if m]
 ONLY_RECEIVERS = [r for r in os.environ.get("BENCH_RECEIVERS", "").split(",")
                   if r]
 ORDER = ["smtpd", "smtpd, own look-up", "smtpd, spool on tmpfs", STATIC,
-         STATIC + ", own look-up", "notqmail", "floor", "floor+log", "cat",
+         STATIC + ", own look-up", "notqmail", "notqmail, tcpserver -p",
+         "floor", "floor+log", "cat",
          "mailfront", "msmtpd", "exim"]
 # Reference rows, left out unless a measure names them: smtpd spooling to
 # /dev/shm (measures 1 to 3), smtpd linked statically (1, 2, 4, 4b, 5).
@@ -700,12 +703,14 @@ def tcp_rate(cmd, env, count, resolve=False, haproxy=None, dns=None,
     """Sessions/s of smtp-source -s 4 sending count messages of 2 KB to
     cmd under tcpserver (resolve: without -H, tcpserver asking dns); with
     haproxy ("plain" or "proxy-v2"), through HAProxy. None unless the sink
-    got every message (and, with dns, the server was asked every time)."""
+    got every message (and, with dns, the server was asked every time).
+    resolve="paranoid" adds tcpserver's -p: the name is confirmed forward."""
     port = free_port()
     env = dict(env or os.environ)
     if resolve:
         env["DNSCACHEIP"] = "127.0.0.1"
-    flags = ["-R", "-l", NAME, "-c", "100"] + ([] if resolve else ["-H"])
+    flags = ["-R", "-l", NAME, "-c", "100"] + \
+        (["-p"] if resolve == "paranoid" else [] if resolve else ["-H"])
     procs = []
     try:
         srv = subprocess.Popen(["tcpserver"] + flags + ["127.0.0.1", str(port)]
@@ -801,6 +806,8 @@ def loopback(small_rates):
         if "notqmail" in recv:
             configs.append(("notqmail, tcpserver look-up", "notqmail", True,
                             None))
+            configs.append(("notqmail, tcpserver -p look-up", "notqmail",
+                            "paranoid", None))
     proxy = "plain"
     if wanted("haproxy") and shutil.which("haproxy"):
         proxy = "proxy-v2" if smtpd_has_proxy() else "plain"
@@ -857,7 +864,9 @@ def loopback(small_rates):
           fmt="%.0f", summary="4. loopback server CPU us per session")
     rate, cpu = rows([("smtpd", "smtpd, own look-up"),
                       (STATIC, STATIC + ", own look-up"),
-                      ("notqmail", "notqmail, tcpserver look-up")])
+                      ("notqmail", "notqmail, tcpserver look-up"),
+                      ("notqmail, tcpserver -p",
+                       "notqmail, tcpserver -p look-up")])
     if rate:
         table("4b. loopback, the peer's name looked up (smtpd by itself, "
               "notqmail by tcpserver)", "sessions/s", rate,
@@ -1064,6 +1073,10 @@ def targets():
     ratio("2. CPU us per message", "notqmail", 1.10, higher_better=False)
     ratio("4b. loopback sessions", "notqmail", 1.10)
     ratio("4b. loopback server CPU", "notqmail", 1.10, higher_better=False)
+    # Like for like: both confirm the name forward (no goal of its own).
+    ratio("4b. loopback sessions", "notqmail, tcpserver -p", 1.10)
+    ratio("4b. loopback server CPU", "notqmail, tcpserver -p", 1.10,
+          higher_better=False)
     ratio("4. loopback sessions", "notqmail", 1.00)
     ratio("4. loopback server CPU", "notqmail", 1.00, higher_better=False)
     for how in ("as scheduled", "all on one CPU"):
