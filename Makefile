@@ -102,7 +102,8 @@ bench:
 	python3 test/bench/bench.py
 
 # make bench's reference row with BENCH_STATIC=1: the same program linked
-# statically, to show what the dynamic loader costs a session. Never for
+# statically, to show what loading and relocating the shared libraries
+# costs a session (CPU feature detection runs in both). Never for
 # installing: a static smtpd keeps the glibc it was built with, resolver
 # included, until it is rebuilt, and the linker says so (getaddrinfo).
 test/bench/out/smtpd-static-pie: $(SRC) $(HDR)
