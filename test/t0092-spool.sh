@@ -91,12 +91,33 @@ have_shims() {
 	[ -z "${SMTPD_INSTRUMENTED:-}" ] && command -v cc >/dev/null
 }
 
+# The shim leaves a mark each time it refuses, so that a shim that never
+# loaded (a static smtpd, say) fails the test instead of passing it unseen.
 test_expect_success 'a file system without sendfile(): the big message is copied by read and write' '
 	have_shims || { echo "skipped: instrumented build or no cc"; return 0; }
-	printf "#include <errno.h>\n#include <sys/types.h>\nssize_t sendfile(int o, int i, off_t *p, size_t n)\n{ (void)o; (void)i; (void)p; (void)n; errno = 22; return -1; }\n" >shim.c &&
+	cat >shim.c <<-\EOF &&
+	#include <errno.h>
+	#include <fcntl.h>
+	#include <stdlib.h>
+	#include <sys/types.h>
+	#include <unistd.h>
+	ssize_t sendfile(int o, int i, off_t *p, size_t n)
+	{
+		const char *mark = getenv("SHIM_MARK");
+		int fd = mark ? open(mark, O_WRONLY | O_CREAT | O_APPEND, 0600) : -1;
+		(void)o; (void)i; (void)p; (void)n;
+		if (fd >= 0) {
+			if (write(fd, "x", 1) != 1) { /* the test sees no mark */ }
+			close(fd);
+		}
+		errno = EINVAL;
+		return -1;
+	}
+	EOF
 	cc -shared -fPIC -o shim.so shim.c &&
 	three 600000 &&
-	LD_PRELOAD=$PWD/shim.so raw_session -- "$RECORD" <in &&
+	SHIM_MARK=$PWD/refused LD_PRELOAD=$PWD/shim.so raw_session -- "$RECORD" <in &&
+	test -s refused &&
 	expect_data_replies "250 2.0.0" &&
 	expect_deliveries 3 &&
 	message 600000 big | tr -d "\r" >expect &&
