@@ -3072,10 +3072,11 @@ static void descriptors_setup(void)
 /*
  * The dispositions smtpd relies on, whatever the launcher left: SIGCHLD at
  * its default, so that waitpid() sees the maildrop end (under SIG_IGN the
- * kernel reaps it unseen), no signal blocked, SIGPIPE ignored (a write to
- * a closed connection is an error, not a death), and SIGXFSZ ignored (a
- * spool past the launcher's file size limit, RLIMIT_FSIZE, is a write
- * error, EFBIG, so the client gets 452 instead of no answer). SIGTERM at
+ * kernel reaps it unseen), no signal blocked but SIGTERM (below), SIGPIPE
+ * ignored (a write to a closed connection is an error, not a death), and
+ * SIGXFSZ ignored (a spool past the launcher's file size limit,
+ * RLIMIT_FSIZE, is a write error, EFBIG, so the client gets 452 instead
+ * of no answer). SIGTERM at
  * its default (an ignored one would never be pending) and blocked, from
  * the start: one that comes before term_fd exists waits for it. The
  * look-up thread, made after this, has it blocked too.

@@ -83,7 +83,7 @@ def print_columns(title, columns):
 def strace_part(b, recv, small):
     out = os.path.join(b.OUT, "strace.out")
     smtpd, env = recv["smtpd"]
-    lookup = [c for c in smtpd if c != "-R"]
+    lookup = b.looking_up(smtpd)
     pipe_env = dict(os.environ, TCPREMOTEIP="127.0.0.1")
     piped = {"smtpd -R": strace_piped(smtpd, env, small, out),
              "smtpd look-up": strace_piped(lookup, pipe_env, small, out)}
@@ -116,7 +116,7 @@ def callgrind_part(b, recv, small):
     if not shutil.which("callgrind_annotate"):
         return
     smtpd, env = recv["smtpd"]
-    lookup = [c for c in smtpd if c != "-R"]
+    lookup = b.looking_up(smtpd)
     for title, cmd, e in (("smtpd -R", smtpd, env),
                           ("smtpd looking up the peer", lookup,
                            dict(os.environ, TCPREMOTEIP="127.0.0.1"))):
@@ -210,7 +210,7 @@ def perf_part(b, recv, small):
     runs = [("smtpd -R, spool in /tmp", smtpd, env),
             ("smtpd -R, spool in /dev/shm", smtpd, shm),
             ("smtpd looking up the peer, spool in /dev/shm",
-             [c for c in smtpd if c != "-R"], dict(shm, TCPREMOTEIP="127.0.0.1"))]
+             b.looking_up(smtpd), dict(shm, TCPREMOTEIP="127.0.0.1"))]
     if "notqmail" in recv:
         runs.append(("notqmail",) + recv["notqmail"])
     data = os.path.join(b.OUT, "perf.data")
